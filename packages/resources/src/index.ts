@@ -1,0 +1,25 @@
+export {
+  type Blueprint,
+  BlueprintDocumentSchema,
+  loadBlueprint,
+  parseBlueprint,
+  type SecretRef,
+  toWorkload,
+} from './blueprint.js';
+export {
+  type DockerHostConfigResources,
+  type KubernetesResources,
+  type PricingUnits,
+  toDockerHostConfig,
+  toKubernetesResources,
+  toPricingUnits,
+} from './conversions.js';
+export { formatDuration, parseDuration } from './duration.js';
+export {
+  type ResourceOverrides,
+  type ResourceSpec,
+  type ResourceSpecInput,
+  ResourceSpecSchema,
+  resolveResources,
+} from './resource-spec.js';
+export { type ReadSecretFile, resolveSecrets } from './secrets.js';
