@@ -70,9 +70,9 @@ describe('resolveResources', () => {
     expect(resolveResources(spec, { gpuModel: 'L4' })).toMatchObject({ gpuCount: 1, gpuModel: 'L4' });
   });
 
-  it('uses spot exactly when the blueprint allows it, unless told otherwise', () => {
+  it('uses spot only when asked for and allowed', () => {
     const spotSpec = { ...SPEC, allowSpot: true };
-    expect(resolveResources(spotSpec).spot).toBe(true);
+    expect(resolveResources(spotSpec).spot).toBe(false);
     expect(resolveResources(spotSpec, { spot: false }).spot).toBe(false);
     expect(resolveResources(spotSpec, { spot: true }).spot).toBe(true);
     expect(resolveResources(SPEC, { spot: false }).spot).toBe(false);

@@ -110,8 +110,8 @@ function checkOverride(flag: string, value: number, minimum: number, key: string
  * overrides. An override below the blueprint's minimum, a non-finite or negative
  * one, and `spot: true` when the blueprint does not allow spot are refused with a
  * ValidationError whose path is the flag (`--cpu`, `--memory`, `--storage`,
- * `--gpu`, `--gpu-model`, `--spot`). Without a `spot` override, spot is used
- * exactly when the blueprint allows it.
+ * `--gpu`, `--gpu-model`, `--spot`). Spot is used only when asked for (`--spot`
+ * or cloud.toml's `defaults.spot`) and allowed: `allow_spot` permits, it does not request.
  */
 export function resolveResources(
   spec: ResourceSpec,
@@ -125,7 +125,7 @@ export function resolveResources(
     memoryGb: pick(spec.minMemoryGb, spec.recommendedMemoryGb),
     storageGb: pick(spec.minStorageGb, spec.recommendedStorageGb),
     gpuCount: spec.gpuCount,
-    spot: spec.allowSpot,
+    spot: false,
   };
   if (overrides.cpu !== undefined)
     request.cpu = checkOverride('--cpu', overrides.cpu, spec.minCpu, 'min_cpu');

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// bp's entry point. Kept tiny: `--version` answers without loading anything,
+// and the compile cache makes every later start cheaper.
+import module from 'node:module';
+
+module.enableCompileCache?.();
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  const { readFileSync } = await import('node:fs');
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  process.stdout.write(`${version}\n`);
+} else {
+  const { main } = await import('../dist/main.js');
+  process.exitCode = await main(args);
+}

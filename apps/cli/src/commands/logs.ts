@@ -1,0 +1,64 @@
+import type { CommandModule } from 'yargs';
+import { createContext, type GlobalOptions, type Wrap } from '../context.js';
+import { EXIT, UsageError } from '../errors.js';
+
+interface LogsArgs extends GlobalOptions {
+  id: string;
+  follow?: boolean;
+  since?: string;
+  tail?: number;
+}
+
+async function parseSince(text: string): Promise<Date> {
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    const date = new Date(text);
+    if (Number.isNaN(date.getTime())) throw new UsageError(`--since: '${text}' is not a valid timestamp`);
+    return date;
+  }
+  const { parseDuration } = await import('@bp/resources');
+  return new Date(Date.now() - parseDuration(text, '--since'));
+}
+
+export function logsCommand(wrap: Wrap): CommandModule<GlobalOptions, LogsArgs> {
+  return {
+    command: 'logs <id>',
+    describe: "Show a deployment's logs",
+    builder: (yargs) =>
+      yargs
+        .positional('id', { type: 'string', demandOption: true, describe: 'A deployment id or unique prefix' })
+        .option('follow', { alias: 'f', type: 'boolean', describe: 'Keep streaming new lines' })
+        .option('since', { type: 'string', describe: 'Only lines newer than a duration (10m) or an ISO time' })
+        .option('tail', { type: 'number', describe: 'Only the last N lines' }),
+    handler: wrap(async (argv: LogsArgs) => {
+      if (argv.tail !== undefined && (!Number.isInteger(argv.tail) || argv.tail < 0)) {
+        throw new UsageError(`--tail: '${argv.tail}' must be a whole number, 0 or more`);
+      }
+      const since = argv.since === undefined ? undefined : await parseSince(argv.since);
+      const context = createContext(argv);
+      const manager = await context.manager();
+      const entries = await manager.logs(argv.id, {
+        follow: argv.follow,
+        since,
+        tail: argv.tail,
+        signal: context.signal,
+      });
+      const collected: unknown[] = [];
+      try {
+        for await (const entry of entries) {
+          if (argv.json && !argv.follow) {
+            collected.push({ ...entry, timestamp: entry.timestamp.toISOString() });
+          } else if (argv.json) {
+            process.stdout.write(`${JSON.stringify({ ...entry, timestamp: entry.timestamp.toISOString() })}\n`);
+          } else {
+            (entry.stream === 'stderr' ? process.stderr : process.stdout).write(`${entry.message}\n`);
+          }
+        }
+      } catch (error) {
+        // Ctrl-C ends a follow: that is how it is meant to stop.
+        if (!context.signal.aborted) throw error;
+      }
+      if (argv.json && !argv.follow) process.stdout.write(`${JSON.stringify(collected, null, 2)}\n`);
+      return EXIT.ok;
+    }),
+  };
+}

@@ -1,0 +1,56 @@
+import type { Manager } from '@bp/manager';
+import { createProgress, type Progress } from './output.js';
+
+/** Options every command takes. */
+export interface GlobalOptions {
+  json: boolean;
+  debug: boolean;
+  yes: boolean;
+}
+
+/** Registers a command handler that resolves to an exit code. */
+export type Wrap = <T>(handler: (argv: T) => Promise<number>) => (argv: T) => void;
+
+/** What a command handler works with. */
+export interface CommandContext {
+  json: boolean;
+  progress: Progress;
+  /** Aborted on the first Ctrl-C; a second one exits at once. */
+  signal: AbortSignal;
+  /** True when prompts may be shown: a TTY on stdin and no --yes. */
+  interactive: boolean;
+  /** Prints the command's result: JSON on stdout under --json, else text. */
+  print(document: unknown, text: () => string): void;
+  /** The manager, created on first use (loads the tracker and providers lazily). */
+  manager(): Promise<Manager>;
+}
+
+export function createContext(options: GlobalOptions): CommandContext {
+  const progress = createProgress();
+  const controller = new AbortController();
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write('\nbp: interrupted, cleaning up (Ctrl-C again to quit at once)\n');
+    controller.abort();
+  });
+  let manager: Promise<Manager> | undefined;
+  return {
+    json: options.json,
+    progress,
+    signal: controller.signal,
+    interactive: Boolean(process.stdin.isTTY) && !options.yes,
+    print(document, text) {
+      process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : `${text()}\n`);
+    },
+    manager() {
+      manager ??= import('@bp/manager').then(({ createManager }) =>
+        createManager({
+          onEvent: (event) => (event.step === 'warning' ? progress.warn(event.message) : progress.step(event.message)),
+        }),
+      );
+      return manager;
+    },
+  };
+}

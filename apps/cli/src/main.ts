@@ -1,0 +1,96 @@
+import { createRequire } from 'node:module';
+import yargs, { type Argv } from 'yargs';
+import { configureCommand } from './commands/configure.js';
+import { deployCommand } from './commands/deploy.js';
+import { logsCommand } from './commands/logs.js';
+import { providersCommand } from './commands/providers.js';
+import { statusCommand } from './commands/status.js';
+import { terminateCommand } from './commands/terminate.js';
+import type { GlobalOptions } from './context.js';
+import { describeError, errorToJson, EXIT, exitCodeFor, UsageError } from './errors.js';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+// Options that take a value which may itself start with '-' (a malformed TTL such
+// as `-1h` must reach the TTL parser, not be read as the flags -1 and -h).
+const VALUE_OPTIONS = new Set([
+  '--ttl',
+  '--wait-timeout',
+  '--since',
+  '--name',
+  '--target',
+  '--provider',
+  '--region',
+  '--cpu',
+  '--memory',
+  '--storage',
+  '--gpu',
+  '--gpu-model',
+  '--max-hourly',
+  '--tail',
+]);
+
+function joinNegativeValues(args: string[]): string[] {
+  const joined: string[] = [];
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index]!;
+    const next = args[index + 1];
+    if (VALUE_OPTIONS.has(arg) && next !== undefined && /^-[^-]/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      index++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
+function build(args: string[], run: (handler: () => Promise<number>) => void): Argv<GlobalOptions> {
+  const wrap =
+    <T>(handler: (argv: T) => Promise<number>) =>
+    (argv: T) => {
+      run(() => handler(argv));
+    };
+  return yargs(args)
+    .scriptName('bp')
+    .usage('bp: deploy a service to the cheapest place that fits it, and keep it healthy.\n\nUsage: bp <command> [options]')
+    .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
+    .option('debug', { type: 'boolean', default: false, describe: 'Show stack traces' })
+    .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Answer yes to prompts (implied without a TTY)' })
+    .command(deployCommand(wrap))
+    .command(statusCommand(wrap))
+    .command(logsCommand(wrap))
+    .command(terminateCommand(wrap))
+    .command(configureCommand(wrap))
+    .command(providersCommand(wrap))
+    .demandCommand(1, 'name a command: bp --help lists them')
+    .strict()
+    .recommendCommands()
+    .version(version)
+    .alias('version', 'V')
+    .help()
+    .alias('help', 'h')
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw error ?? new UsageError(message);
+    }) as unknown as Argv<GlobalOptions>;
+}
+
+/** Runs bp with its arguments; resolves to the exit code. */
+export async function main(rawArgs: string[]): Promise<number> {
+  const args = joinNegativeValues(rawArgs);
+  const debug = args.includes('--debug');
+  const json = args.includes('--json');
+  let pending: Promise<number> | undefined;
+  try {
+    await build(args, (handler) => {
+      pending = handler();
+    }).parseAsync();
+    return pending ? await pending : EXIT.ok;
+  } catch (error) {
+    if (json) process.stdout.write(`${JSON.stringify(errorToJson(error))}\n`);
+    process.stderr.write(`${describeError(error, debug)}\n`);
+    return exitCodeFor(error);
+  }
+}

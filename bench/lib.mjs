@@ -1,0 +1,49 @@
+// Small helpers for bp's benchmarks: whole-process timings, medians, ratios.
+import { spawnSync } from 'node:child_process';
+import { request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const BP = `${ROOT}apps/cli/bin/bp.js`;
+export const HELLO = `${ROOT}examples/hello`;
+
+/** Median wall time in ms of `command args` over `runs` runs (after one warm-up). */
+export function timeProcess(command, args, { runs = 15, env = process.env, cwd = ROOT } = {}) {
+  const times = [];
+  for (let run = -1; run < runs; run++) {
+    const started = performance.now();
+    const result = spawnSync(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const elapsed = performance.now() - started;
+    if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+    if (run >= 0) times.push(elapsed);
+  }
+  return median(times);
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+export function healthStatus(url) {
+  return new Promise((resolve) => {
+    const req = request(url, { timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+/** Prints one benchmark line: name, both times, the ratio and the target. */
+export function report(name, bpMs, peerName, peerMs, target) {
+  const ratio = bpMs / peerMs;
+  const verdict = ratio <= target ? 'meets' : 'MISSES';
+  console.log(
+    `${name}: bp ${bpMs.toFixed(1)} ms vs ${peerName} ${peerMs.toFixed(1)} ms = ${ratio.toFixed(2)}x (target <= ${target}x: ${verdict})`,
+  );
+  return { name, bpMs, peerName, peerMs, ratio, target, meets: ratio <= target };
+}

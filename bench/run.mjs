@@ -1,0 +1,10 @@
+// Runs bp's benchmarks. Each prints bp's time, its peer's, measured in the same
+// run, and the ratio against the target. Usage: node bench/run.mjs [startup|deploy-local|status-10k]
+const all = ['startup', 'deploy-local', 'status-10k'];
+const chosen = process.argv.slice(2).length ? process.argv.slice(2) : all;
+let missed = 0;
+for (const name of chosen) {
+  const { run } = await import(`./${name}.mjs`);
+  for (const result of await run()) if (!result.meets) missed++;
+}
+console.log(missed ? `${missed} target(s) missed` : 'all targets met');

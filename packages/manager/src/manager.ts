@@ -1,0 +1,593 @@
+import { resolve } from 'node:path';
+import {
+  AbortedError,
+  BpError,
+  BudgetExceededError,
+  deploymentTags,
+  HealthTimeoutError,
+  type LogEntryV1,
+  ProviderCallError,
+  type RemoteProviderV1,
+  type ResourceRequestV1,
+  UnsupportedCapabilityError,
+  ValidationError,
+  type WorkloadV1,
+} from '@bp/provider';
+import type { AttemptRecord, DeploymentRecord, DeploymentStatus, DeploymentStore } from '@bp/tracker';
+import { type CloudConfig, loadCloudConfig } from './cloud-config.js';
+import { type BpPaths, resolvePaths } from './paths.js';
+import { chooseTarget, createProviderForTarget, listTargets, type ResolvedTarget } from './targets.js';
+
+const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const ACTIVE: DeploymentStatus[] = ['pending', 'provisioning', 'running', 'terminating'];
+
+/** A step of a long operation, for the CLI's progress display. */
+export interface ManagerEvent {
+  deploymentId?: string;
+  step: string;
+  message: string;
+}
+
+/** Settings of {@link createManager}. */
+export interface ManagerSettings {
+  /** Providers to use by id, in addition to (and before) the ones cloud.toml targets create. */
+  providers?: RemoteProviderV1[];
+  /** bp's paths; default from BP_HOME / BP_STATE. */
+  paths?: BpPaths;
+  /** cloud.toml's content; default: read from `paths.cloudConfig`. */
+  config?: CloudConfig;
+  /** The deployment store; default: the SQLite tracker at `paths.database`. */
+  store?: DeploymentStore;
+  /** Receives progress events. */
+  onEvent?: (event: ManagerEvent) => void;
+  /** Who acts, for the audit log. Default `pid <pid>`. */
+  actor?: string;
+}
+
+/** What to deploy and where. Durations are text (`10m`) or milliseconds. */
+export interface DeployRequest {
+  blueprintDir: string;
+  target?: string;
+  provider?: string;
+  region?: string;
+  cpu?: number;
+  memoryGb?: number;
+  storageGb?: number;
+  gpuCount?: number;
+  gpuModel?: string;
+  spot?: boolean;
+  ttl?: string | number;
+  name?: string;
+  waitTimeout?: string | number;
+  maxHourlyUsd?: number;
+  /** Resolve, choose and price, but create nothing. */
+  dryRun?: boolean;
+  signal?: AbortSignal;
+}
+
+/** What a dry run would do. */
+export interface DeployPlan {
+  name: string;
+  target: string;
+  provider: string;
+  region?: string;
+  instanceType?: string;
+  hourlyUsd: number;
+  expiresAt: Date;
+  workload: WorkloadV1;
+  resources: ResourceRequestV1;
+}
+
+/** The deploy flow as a library. */
+export interface Manager {
+  /** Resolve → choose → price → record intent → create → wait until healthy (or undo) → record. */
+  deploy(request: DeployRequest & { dryRun: true }): Promise<DeployPlan>;
+  deploy(request: DeployRequest): Promise<DeploymentRecord>;
+  /** One deployment by id or unique prefix. */
+  get(idOrPrefix: string): Promise<DeploymentRecord>;
+  /** Deployments, newest first. */
+  list(filter?: { status?: DeploymentStatus[]; limit?: number }): Promise<DeploymentRecord[]>;
+  /** Asks the provider for live state and records what changed (e.g. an instance that died). */
+  refresh(idOrPrefix: string, signal?: AbortSignal): Promise<DeploymentRecord>;
+  /** The service's logs. */
+  logs(
+    idOrPrefix: string,
+    options?: { follow?: boolean; since?: Date; tail?: number; signal?: AbortSignal },
+  ): Promise<AsyncIterable<LogEntryV1>>;
+  /** Destroy, confirm gone, mark terminated. Already-terminated records are returned as they are. */
+  terminate(idOrPrefix: string, options?: { reason?: string; signal?: AbortSignal }): Promise<DeploymentRecord>;
+  /** Terminates every expired deployment and finishes interrupted terminations. */
+  reap(options?: { signal?: AbortSignal }): Promise<DeploymentRecord[]>;
+  /** The configured targets with their types. */
+  targets(): Promise<ResolvedTarget[]>;
+  /** The provider behind a target (created on first use). */
+  providerFor(targetName: string): Promise<RemoteProviderV1>;
+  /** The underlying store. */
+  readonly store: Promise<DeploymentStore>;
+  close(): Promise<void>;
+}
+
+/** Hourly cost accrued so far, from the record's real start and stop times. */
+export function accruedUsd(record: DeploymentRecord, now = new Date()): number {
+  if (!record.startedAt) return 0;
+  const end = record.stoppedAt ?? now;
+  const hours = Math.max(0, end.getTime() - record.startedAt.getTime()) / 3_600_000;
+  return record.hourlyUsd * hours;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    if (signal?.aborted) return reject(new AbortedError());
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolvePromise();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new AbortedError());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function toMilliseconds(
+  value: string | number | undefined,
+  fallback: string,
+  flag: string,
+  parse: (text: string, flag: string) => number,
+): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value <= 0) throw new ValidationError({ path: `--${flag}`, reason: 'must be positive' });
+    return value;
+  }
+  return parse(value ?? fallback, `--${flag}`);
+}
+
+function attemptOutcome(error: unknown): AttemptRecord['outcome'] {
+  if (!BpError.isInstance(error)) return 'error';
+  switch (error.code) {
+    case 'capacity':
+      return 'capacity';
+    case 'quota':
+      return 'quota';
+    case 'credentials':
+      return 'credentials';
+    case 'budget':
+      return 'budget';
+    case 'unsupported-capability':
+      return 'unsupported';
+    default:
+      return 'error';
+  }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Creates a manager. Nothing is opened until the first call. */
+export function createManager(settings: ManagerSettings = {}): Manager {
+  const paths = settings.paths ?? resolvePaths();
+  const actor = settings.actor ?? `pid ${process.pid}`;
+  const emit = (event: ManagerEvent) => settings.onEvent?.(event);
+  const providersByTarget = new Map<string, Promise<RemoteProviderV1>>();
+  let configPromise: Promise<CloudConfig> | undefined;
+  let storePromise: Promise<DeploymentStore> | undefined;
+
+  const config = () => {
+    configPromise ??= settings.config ? Promise.resolve(settings.config) : loadCloudConfig(paths.cloudConfig);
+    return configPromise;
+  };
+  const store = () => {
+    storePromise ??= settings.store
+      ? Promise.resolve(settings.store)
+      : import('@bp/tracker').then(({ openTracker }) => openTracker({ path: paths.database }));
+    return storePromise;
+  };
+
+  async function targetNamed(name: string): Promise<ResolvedTarget> {
+    const injected = settings.providers?.find((provider) => provider.provider === name);
+    if (injected) return { name, type: 'local', settings: { type: 'local' } };
+    const target = listTargets(await config()).find((candidate) => candidate.name === name);
+    if (!target) throw new ValidationError({ path: 'target', reason: `no target named '${name}'` });
+    return target;
+  }
+
+  function providerFor(targetName: string): Promise<RemoteProviderV1> {
+    let provider = providersByTarget.get(targetName);
+    if (!provider) {
+      const injected = settings.providers?.find((candidate) => candidate.provider === targetName);
+      provider = injected
+        ? Promise.resolve(injected)
+        : targetNamed(targetName).then((target) => createProviderForTarget(target, { stateDir: paths.stateDir }));
+      providersByTarget.set(targetName, provider);
+      provider.catch(() => providersByTarget.delete(targetName));
+    }
+    return provider;
+  }
+
+  async function chooseFor(request: DeployRequest): Promise<{ name: string; type: string }> {
+    // Injected providers are addressed by their id, as target or provider.
+    const wanted = request.target ?? request.provider;
+    const injected = settings.providers?.find((provider) => provider.provider === wanted);
+    if (injected) return { name: injected.provider, type: injected.provider };
+    if (!request.target && !request.provider && settings.providers?.length && !(await config()).default_target) {
+      return { name: settings.providers[0]!.provider, type: settings.providers[0]!.provider };
+    }
+    const target = chooseTarget(await config(), request);
+    return { name: target.name, type: target.type };
+  }
+
+  async function waitUntilGone(
+    provider: RemoteProviderV1,
+    record: DeploymentRecord,
+    signal: AbortSignal | undefined,
+    timeoutMs = 60_000,
+  ): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let interval = 50;
+    for (;;) {
+      const status = await provider.getInstanceStatus({
+        deploymentId: record.id,
+        resourceIds: record.resourceIds,
+        region: record.region,
+        signal,
+      });
+      if (status.state === 'gone') return;
+      if (Date.now() >= deadline) {
+        throw new ProviderCallError({
+          provider: provider.provider,
+          operation: 'terminate',
+          message: `${provider.provider} still reports ${record.id} as ${status.state} after ${Math.round(timeoutMs / 1000)} s; it stays 'terminating' and the next reaper pass retries`,
+          isRetryable: true,
+        });
+      }
+      await sleep(interval, signal);
+      interval = Math.min(interval * 2, 1000);
+    }
+  }
+
+  async function destroy(provider: RemoteProviderV1, record: DeploymentRecord, signal?: AbortSignal) {
+    const reference = { deploymentId: record.id, resourceIds: record.resourceIds, region: record.region, signal };
+    await provider.terminateInstance(reference);
+    await waitUntilGone(provider, record, signal);
+  }
+
+  async function lastLogLines(provider: RemoteProviderV1, record: DeploymentRecord, count = 20): Promise<string[]> {
+    const lines: string[] = [];
+    try {
+      const signal = AbortSignal.timeout(5000);
+      for await (const entry of provider.logs({ deploymentId: record.id, resourceIds: record.resourceIds, tail: count, signal })) {
+        lines.push(entry.message);
+      }
+    } catch {
+      // Logs are a courtesy in an error path: their absence must not hide the real failure.
+    }
+    return lines.slice(-count);
+  }
+
+  async function waitHealthy(
+    provider: RemoteProviderV1,
+    record: DeploymentRecord,
+    healthPath: string,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let interval = 25;
+    let reason = 'no health check answered yet';
+    for (;;) {
+      const reference = { deploymentId: record.id, resourceIds: record.resourceIds, region: record.region, signal };
+      const status = await provider.getInstanceStatus(reference);
+      if (status.state === 'exited' || status.state === 'gone') {
+        const exit = status.exitCode === undefined ? '' : ` with code ${status.exitCode}`;
+        throw new HealthTimeoutError({
+          deploymentId: record.id,
+          reason: `the service ${status.state === 'gone' ? 'disappeared' : `exited${exit}`}${status.message ? ` (${status.message})` : ''}`,
+          lastLogLines: [],
+        });
+      }
+      if (status.state === 'running') {
+        const health = await provider.checkHealth({
+          ...reference,
+          path: healthPath,
+          timeoutMs: Math.min(2000, Math.max(100, deadline - Date.now())),
+        });
+        if (health.healthy) return;
+        reason = health.reason ?? `health check answered ${health.statusCode}`;
+      } else {
+        reason = `instance is ${status.state}`;
+      }
+      if (Date.now() >= deadline) {
+        throw new HealthTimeoutError({
+          deploymentId: record.id,
+          reason: `not healthy after ${Math.round(timeoutMs / 1000)} s: ${reason}`,
+          lastLogLines: [],
+        });
+      }
+      await sleep(Math.min(interval, Math.max(0, deadline - Date.now())), signal);
+      interval = Math.min(interval * 1.5, 500);
+    }
+  }
+
+  async function deploy(request: DeployRequest): Promise<DeploymentRecord | DeployPlan> {
+    const signal = request.signal;
+    const resources = await import('@bp/resources');
+    const blueprintDir = resolve(request.blueprintDir);
+    emit({ step: 'resolve', message: `reading blueprint in ${blueprintDir}` });
+    const blueprint = await resources.loadBlueprint(blueprintDir);
+    const cloud = await config();
+    const name = request.name ?? blueprint.name;
+    if (!NAME_PATTERN.test(name)) {
+      throw new ValidationError({ path: '--name', reason: `'${name}' must be 1-63 of a-z, 0-9 and '-', not starting or ending with '-'` });
+    }
+    const resourceRequest = resources.resolveResources(blueprint.resources, {
+      cpu: request.cpu,
+      memoryGb: request.memoryGb,
+      storageGb: request.storageGb,
+      gpuCount: request.gpuCount,
+      gpuModel: request.gpuModel,
+      spot: request.spot ?? (cloud.defaults?.spot && blueprint.resources.allowSpot ? true : undefined),
+    });
+    const ttlMs = toMilliseconds(request.ttl, cloud.defaults?.ttl ?? '24h', 'ttl', resources.parseDuration);
+    const waitTimeoutMs = toMilliseconds(
+      request.waitTimeout,
+      cloud.defaults?.wait_timeout ?? '5m',
+      'wait-timeout',
+      resources.parseDuration,
+    );
+    const workload = resources.toWorkload(blueprint);
+    const secrets = await resources.resolveSecrets(blueprint);
+
+    const target = await chooseFor(request);
+    const provider = await providerFor(target.name);
+    if (workload.command === undefined && !provider.capabilities.containerImage) {
+      throw new UnsupportedCapabilityError({
+        provider: provider.provider,
+        capability: 'containerImage',
+        message: `target '${target.name}' (${provider.provider}) cannot run images and ${blueprint.file} has no 'command'`,
+      });
+    }
+    if (workload.image === undefined && !provider.capabilities.nativeCommand) {
+      throw new UnsupportedCapabilityError({
+        provider: provider.provider,
+        capability: 'nativeCommand',
+        message: `target '${target.name}' (${provider.provider}) runs images only and ${blueprint.file} has no 'image'`,
+      });
+    }
+    if (resourceRequest.gpuCount > 0 && !provider.capabilities.gpu) {
+      throw new UnsupportedCapabilityError({ provider: provider.provider, capability: 'gpu' });
+    }
+    // Providers that run only one kind get only that kind, so a blueprint with both runs anywhere.
+    if (!provider.capabilities.containerImage) delete workload.image;
+    if (!provider.capabilities.nativeCommand) delete workload.command;
+
+    emit({ step: 'estimate', message: `pricing on ${target.name}` });
+    const estimate = await provider.estimateCost({
+      resources: resourceRequest,
+      region: request.region,
+      durationHours: ttlMs / 3_600_000,
+      signal,
+    });
+    const maxHourly = request.maxHourlyUsd ?? cloud.defaults?.max_hourly_usd;
+    if (maxHourly !== undefined && estimate.hourlyUsd > maxHourly) {
+      throw new BudgetExceededError({ priceUsd: estimate.hourlyUsd, limitUsd: maxHourly, period: 'hour' });
+    }
+    const expiresAt = new Date(Date.now() + ttlMs);
+    const spec = { workload, resources: resourceRequest, secretNames: Object.keys(secrets) };
+    if (request.dryRun) {
+      return {
+        name,
+        target: target.name,
+        provider: provider.provider,
+        region: estimate.region ?? request.region,
+        instanceType: estimate.instanceType,
+        hourlyUsd: estimate.hourlyUsd,
+        expiresAt,
+        workload,
+        resources: resourceRequest,
+      };
+    }
+
+    // Intent first: the record exists before any provider call, so a crash leaves something to find.
+    const tracker = await store();
+    let record = await tracker.create({
+      name,
+      target: target.name,
+      provider: provider.provider,
+      region: estimate.region ?? request.region,
+      instanceType: estimate.instanceType,
+      spec,
+      blueprintDir,
+      hourlyUsd: estimate.hourlyUsd,
+      expiresAt,
+    });
+    const tags = deploymentTags({ deploymentId: record.id, expiresAt, owner: tracker.installationId });
+    record = await tracker.update(record.id, { tags });
+    emit({ deploymentId: record.id, step: 'create', message: `creating ${record.id} on ${target.name}` });
+    record = await tracker.transition(record.id, 'provisioning', { from: ['pending'], actor });
+    let created = false;
+    try {
+      const instance = await provider.deployInstance({
+        deploymentId: record.id,
+        name,
+        workload,
+        resources: resourceRequest,
+        expiresAt,
+        tags,
+        secrets,
+        region: record.region,
+        instanceType: record.instanceType,
+        signal,
+        onProgress: (event) => emit({ deploymentId: record.id, step: event.step, message: event.message }),
+      });
+      created = true;
+      record = await tracker.update(record.id, {
+        resourceIds: instance.resourceIds,
+        endpoint: instance.endpoint,
+        region: instance.region ?? record.region,
+        instanceType: instance.instanceType ?? record.instanceType,
+        attempts: [
+          { target: target.name, provider: provider.provider, region: instance.region, outcome: 'ok', at: new Date() },
+        ],
+      });
+      for (const warning of instance.warnings) {
+        emit({ deploymentId: record.id, step: 'warning', message: `${warning.setting}: ${warning.message}` });
+      }
+      emit({ deploymentId: record.id, step: 'wait-healthy', message: `waiting for ${workload.healthPath} on ${instance.endpoint ?? 'the instance'}` });
+      await waitHealthy(provider, record, workload.healthPath, waitTimeoutMs, signal);
+    } catch (error) {
+      await undoFailedDeploy(provider, record, error, created);
+      throw error;
+    }
+    record = await tracker.transition(record.id, 'running', { from: ['provisioning'], actor });
+    emit({ deploymentId: record.id, step: 'healthy', message: `${record.id} is healthy at ${record.endpoint ?? '(no endpoint)'}` });
+    return record;
+  }
+
+  /** Undo what a failed deploy created, keep the reason and last log lines, and mark it failed. */
+  async function undoFailedDeploy(
+    provider: RemoteProviderV1,
+    record: DeploymentRecord,
+    error: unknown,
+    created: boolean,
+  ): Promise<void> {
+    const tracker = await store();
+    const lines = created ? await lastLogLines(provider, record) : [];
+    if (HealthTimeoutError.isInstance(error)) error.lastLogLines.push(...lines);
+    const reason = AbortedError.isInstance(error) ? 'interrupted' : describeError(error);
+    emit({ deploymentId: record.id, step: 'undo', message: `undoing ${record.id}: ${reason}` });
+    let cleanupFailure: string | undefined;
+    try {
+      // Undo even when nothing was reported created: the call may have created something before it failed.
+      await destroy(provider, record);
+    } catch (cleanupError) {
+      cleanupFailure = describeError(cleanupError);
+    }
+    const attempts: AttemptRecord[] = [
+      {
+        target: record.target,
+        provider: record.provider,
+        region: record.region,
+        outcome: attemptOutcome(error),
+        reason,
+        at: new Date(),
+      },
+    ];
+    if (cleanupFailure) {
+      // Not confirmed gone: leave it terminating so the reaper finishes the job.
+      await tracker.transition(record.id, 'terminating', {
+        reason: `${reason}; cleanup not confirmed: ${cleanupFailure}`,
+        patch: { lastLogLines: lines, attempts },
+        actor,
+      });
+      return;
+    }
+    await tracker.transition(record.id, 'failed', { reason, patch: { lastLogLines: lines, attempts }, actor });
+  }
+
+  async function terminate(idOrPrefix: string, options: { reason?: string; signal?: AbortSignal } = {}) {
+    const tracker = await store();
+    let record = await tracker.resolve(idOrPrefix);
+    if (record.status === 'terminated') return record;
+    const provider = await providerFor(record.target);
+    const wasFailed = record.status === 'failed';
+    emit({ deploymentId: record.id, step: 'terminate', message: `terminating ${record.id}` });
+    record = await tracker.transition(record.id, 'terminating', {
+      reason: options.reason ?? record.reason,
+      actor,
+    });
+    await destroy(provider, record, options.signal);
+    emit({ deploymentId: record.id, step: 'confirm', message: `${provider.provider} confirms ${record.id} is gone` });
+    return tracker.transition(record.id, wasFailed ? 'failed' : 'terminated', {
+      from: ['terminating'],
+      reason: options.reason ?? record.reason,
+      actor,
+    }).catch(async (error) => {
+      // Another process finished the same termination first: that is the outcome we wanted.
+      const current = await tracker.get(record.id);
+      if (current && (current.status === 'terminated' || current.status === 'failed')) return current;
+      throw error;
+    });
+  }
+
+  async function reap(options: { signal?: AbortSignal } = {}): Promise<DeploymentRecord[]> {
+    const tracker = await store();
+    const now = new Date();
+    const expired = await tracker.list({ status: ACTIVE, expiresBefore: now });
+    const interrupted = (await tracker.list({ status: ['terminating'] })).filter(
+      (record) => !expired.some((candidate) => candidate.id === record.id),
+    );
+    const reaped: DeploymentRecord[] = [];
+    for (const record of [...expired, ...interrupted]) {
+      // A deploy still in flight in another process owns its record until its expiry passes.
+      if ((record.status === 'pending' || record.status === 'provisioning') && record.expiresAt > now) continue;
+      try {
+        reaped.push(await terminate(record.id, { reason: record.expiresAt <= now ? 'expired' : record.reason, signal: options.signal }));
+      } catch (error) {
+        emit({ deploymentId: record.id, step: 'reap', message: `could not reap ${record.id}: ${describeError(error)}` });
+      }
+    }
+    return reaped;
+  }
+
+  async function refresh(idOrPrefix: string, signal?: AbortSignal): Promise<DeploymentRecord> {
+    const tracker = await store();
+    const record = await tracker.resolve(idOrPrefix);
+    if (record.status !== 'running') return record;
+    const provider = await providerFor(record.target);
+    const status = await provider.getInstanceStatus({
+      deploymentId: record.id,
+      resourceIds: record.resourceIds,
+      region: record.region,
+      signal,
+    });
+    if (status.state === 'gone' || status.state === 'exited') {
+      // The target's own TTL stopped it: that is an orderly end, not a failure.
+      if (record.expiresAt <= new Date()) return terminate(record.id, { reason: 'expired', signal });
+      const why = status.state === 'gone' ? 'the instance is gone' : `the service exited${status.exitCode === undefined ? '' : ` with code ${status.exitCode}`}`;
+      return tracker.transition(record.id, 'failed', {
+        from: ['running'],
+        reason: `${why}${status.message ? ` (${status.message})` : ''}`,
+        actor,
+      });
+    }
+    return record;
+  }
+
+  const manager = {
+    deploy,
+    async get(idOrPrefix: string) {
+      return (await store()).resolve(idOrPrefix);
+    },
+    async list(filter?: { status?: DeploymentStatus[]; limit?: number }) {
+      return (await store()).list(filter);
+    },
+    refresh,
+    async logs(idOrPrefix: string, options: { follow?: boolean; since?: Date; tail?: number; signal?: AbortSignal } = {}) {
+      const record = await (await store()).resolve(idOrPrefix);
+      const provider = await providerFor(record.target);
+      return provider.logs({
+        deploymentId: record.id,
+        resourceIds: record.resourceIds,
+        region: record.region,
+        ...options,
+        // Following a deployment that is no longer active would wait forever for nothing.
+        follow: options.follow && ACTIVE.includes(record.status),
+      });
+    },
+    terminate,
+    reap,
+    async targets() {
+      return listTargets(await config());
+    },
+    providerFor,
+    get store() {
+      return store();
+    },
+    async close() {
+      if (storePromise) await (await storePromise).close();
+    },
+  };
+  return manager as Manager;
+}

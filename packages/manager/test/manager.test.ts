@@ -1,0 +1,186 @@
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  AbortedError,
+  BudgetExceededError,
+  HealthTimeoutError,
+  type InstanceRefV1,
+  type RemoteProviderV1,
+} from '@bp/provider';
+import { createLocalProvider } from '@bp/provider-local';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createManager, type Manager, type ManagerEvent, resolvePaths } from '../src/index.js';
+
+const HELLO = fileURLToPath(new URL('../../../examples/hello', import.meta.url));
+const root = mkdtempSync(join(tmpdir(), 'bp-manager-'));
+const managers: Manager[] = [];
+
+afterEach(async () => {
+  for (const manager of managers.splice(0)) {
+    for (const record of await manager.list({ status: ['pending', 'provisioning', 'running', 'terminating'] })) {
+      await manager.terminate(record.id).catch(() => {});
+    }
+    await manager.close();
+  }
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** A copy of examples/hello whose blueprint sets extra env. */
+function helloWith(env: Record<string, string>): string {
+  const dir = mkdtempSync(join(root, 'bp-'));
+  cpSync(join(HELLO, 'server.js'), join(dir, 'server.js'));
+  const pairs = Object.entries(env).map(([key, value]) => `${key} = "${value}"`).join(', ');
+  writeFileSync(
+    join(dir, 'Blueprint.toml'),
+    `[package]\nname = "hello"\n[blueprint]\ncommand = ["node", "server.js"]\nport = 8080\nhealth = "/health"\nenv = { ${pairs} }\n[blueprint.resources]\nmin_cpu = 0.25\nmin_memory_gb = 0.25\nmin_storage_gb = 1\n`,
+  );
+  return dir;
+}
+
+function newManager(options: { providers?: RemoteProviderV1[]; events?: ManagerEvent[] } = {}): Manager {
+  const home = mkdtempSync(join(root, 'home-'));
+  const manager = createManager({
+    paths: resolvePaths({ BP_HOME: home }),
+    providers: options.providers,
+    onEvent: (event) => options.events?.push(event),
+  });
+  managers.push(manager);
+  return manager;
+}
+
+/** The local provider, with some calls replaced: stands in for a provider that misbehaves. */
+function localWith(home: string, overrides: Partial<RemoteProviderV1>): RemoteProviderV1 {
+  const local = createLocalProvider({ stateDir: join(home, 'local') });
+  return Object.assign(Object.create(local), overrides, { provider: 'local' });
+}
+
+describe('manager.deploy', () => {
+  it('deploys a blueprint through an injected provider, as a library', async () => {
+    const events: ManagerEvent[] = [];
+    const provider = createLocalProvider({ stateDir: mkdtempSync(join(root, 'local-')) });
+    const manager = newManager({ providers: [provider], events });
+    const record = await manager.deploy({ blueprintDir: HELLO, ttl: '2h' });
+    expect(record).toMatchObject({ status: 'running', provider: 'local', name: 'hello' });
+    expect(record.tags).toMatchObject({ 'bp:deployment': record.id, 'bp:managed-by': 'bp' });
+    expect(record.tags['bp:expires-at']).toBe(record.expiresAt.toISOString());
+    expect(events.map((event) => event.step)).toEqual(
+      expect.arrayContaining(['resolve', 'estimate', 'create', 'wait-healthy', 'healthy']),
+    );
+    const audit = await (await manager.store).audit(record.id);
+    expect(audit.map((entry) => entry.to)).toEqual(['pending', 'provisioning', 'running']);
+    const terminated = await manager.terminate(record.id);
+    expect(terminated.status).toBe('terminated');
+    expect((await provider.getInstanceStatus({ deploymentId: record.id })).state).toBe('gone');
+  });
+
+  it('undoes a deployment that never becomes healthy and keeps the reason and last log lines', async () => {
+    const manager = newManager();
+    const error = await manager
+      .deploy({ blueprintDir: helloWith({ HELLO_FAIL_HEALTH: '1' }), ttl: '10m', waitTimeout: '2s' })
+      .catch((caught) => caught);
+    expect(HealthTimeoutError.isInstance(error)).toBe(true);
+    expect(error.reason).toMatch(/not healthy after 2 s: .*503/);
+    expect(error.lastLogLines.join('\n')).toContain('hello listening');
+    const [record] = await manager.list();
+    expect(record).toMatchObject({ status: 'failed' });
+    expect(record!.reason).toContain('503');
+    expect(record!.lastLogLines.join('\n')).toContain('GET /health');
+    const provider = await manager.providerFor('local');
+    expect((await provider.getInstanceStatus({ deploymentId: record!.id })).state).toBe('gone');
+  });
+
+  it('fails fast, with the exit code and output, when the service exits at once', async () => {
+    const manager = newManager();
+    const started = Date.now();
+    const error = await manager
+      .deploy({ blueprintDir: helloWith({ HELLO_EXIT_AT_ONCE: '1' }), ttl: '10m', waitTimeout: '30s' })
+      .catch((caught) => caught);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(HealthTimeoutError.isInstance(error)).toBe(true);
+    expect(error.reason).toMatch(/exited with code 3/);
+    expect(error.lastLogLines.join('\n')).toContain('exiting at once');
+    expect((await manager.list())[0]).toMatchObject({ status: 'failed' });
+  });
+
+  it('refuses a deploy over the hourly limit before anything is created', async () => {
+    const home = mkdtempSync(join(root, 'priced-'));
+    let deployCalls = 0;
+    const priced = localWith(home, {
+      estimateCost: async () => ({ hourlyUsd: 1.5, totalUsd: 1.5, source: 'test price' }),
+      deployInstance: async () => {
+        deployCalls++;
+        throw new Error('must not be called');
+      },
+    });
+    const manager = newManager({ providers: [priced] });
+    const error = await manager.deploy({ blueprintDir: HELLO, ttl: '1h', maxHourlyUsd: 1 }).catch((caught) => caught);
+    expect(BudgetExceededError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({ priceUsd: 1.5, limitUsd: 1 });
+    expect(deployCalls).toBe(0);
+    expect(await manager.list()).toEqual([]);
+  });
+
+  it('undoes and records an interrupted deploy', async () => {
+    const manager = newManager();
+    const controller = new AbortController();
+    const pending = manager.deploy({
+      blueprintDir: helloWith({ HELLO_FAIL_HEALTH: '1' }),
+      ttl: '10m',
+      waitTimeout: '30s',
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(), 1500);
+    const error = await pending.catch((caught) => caught);
+    expect(AbortedError.isInstance(error)).toBe(true);
+    const [record] = await manager.list();
+    expect(record).toMatchObject({ status: 'failed', reason: 'interrupted' });
+    const provider = await manager.providerFor('local');
+    expect((await provider.getInstanceStatus({ deploymentId: record!.id })).state).toBe('gone');
+  });
+
+  it('refuses bad input before writing any record', async () => {
+    const manager = newManager();
+    await expect(manager.deploy({ blueprintDir: HELLO, ttl: 'forever' })).rejects.toThrow(/ttl/);
+    await expect(manager.deploy({ blueprintDir: HELLO, name: 'Not_Valid' })).rejects.toThrow(/--name/);
+    await expect(manager.deploy({ blueprintDir: HELLO, target: 'nowhere' })).rejects.toThrow(/no target named 'nowhere'/);
+    expect(await manager.list()).toEqual([]);
+  });
+});
+
+describe('manager.terminate', () => {
+  it('marks terminated only after the provider confirms the instance is gone', async () => {
+    const home = mkdtempSync(join(root, 'slow-'));
+    const local = createLocalProvider({ stateDir: join(home, 'local') });
+    let terminateRequested = false;
+    let polls = 0;
+    const slow = localWith(home, {
+      terminateInstance: async (reference: InstanceRefV1) => {
+        terminateRequested = true;
+        await local.terminateInstance(reference);
+      },
+      // The provider keeps reporting the instance for a few polls after the delete was accepted.
+      getInstanceStatus: async (reference: InstanceRefV1) => {
+        if (terminateRequested && polls++ < 3) return { state: 'stopping' as const };
+        return local.getInstanceStatus(reference);
+      },
+    });
+    const manager = newManager({ providers: [slow] });
+    const record = await manager.deploy({ blueprintDir: HELLO, ttl: '10m' });
+    const terminated = await manager.terminate(record.id);
+    expect(terminated.status).toBe('terminated');
+    expect(polls).toBeGreaterThanOrEqual(4);
+    const audit = await (await manager.store).audit(record.id);
+    expect(audit.map((entry) => entry.to)).toEqual(['pending', 'provisioning', 'running', 'terminating', 'terminated']);
+  });
+
+  it('reaps expired deployments: confirmed gone, then terminated with reason expired', async () => {
+    const manager = newManager();
+    const record = await manager.deploy({ blueprintDir: HELLO, ttl: '2s' });
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const reaped = await manager.reap();
+    expect(reaped.map((entry) => entry.id)).toEqual([record.id]);
+    expect(await manager.get(record.id)).toMatchObject({ status: 'terminated', reason: 'expired' });
+  });
+});

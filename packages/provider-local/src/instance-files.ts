@@ -1,0 +1,144 @@
+// The files of the local provider's state directory, shared by the provider and the supervisor:
+//   <stateDir>/<deploymentId>/state.json    InstanceRecord, written by the supervisor (atomic rename)
+//   <stateDir>/<deploymentId>/logs.jsonl    {"t": ms, "s": "stdout"|"stderr"|"system", "m": line}
+//   <stateDir>/<deploymentId>/supervisor.log the supervisor's own stderr
+//   <stateDir>/ports/<port>                 port lock, holding the deployment id
+//   <stateDir>/locks/<deploymentId>         held while a deploy or terminate of that id runs
+// Imports builtins only (the supervisor runs it straight from source in tests).
+import { randomUUID } from 'node:crypto';
+import { renameSync, writeFileSync } from 'node:fs';
+import { link, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** Names in the state directory that are not instances. */
+export const RESERVED_NAMES = ['ports', 'locks'];
+
+/** What the supervisor last recorded. */
+export type InstanceStatus = 'running' | 'stopping' | 'exited' | 'expired' | 'terminated';
+
+/** state.json: never holds environment values or secrets. */
+export interface InstanceRecord {
+  deploymentId: string;
+  name: string;
+  /** `tags['bp:owner']`, for `listManagedResources({ owner })`. */
+  owner?: string;
+  tags: Record<string, string>;
+  supervisorPid: number;
+  supervisorStartTime?: number;
+  /** Leader of the service's own process group: GNU timeout when it guards the deadline, else the command. */
+  servicePid?: number;
+  serviceStartTime?: number;
+  /** `timeout` when the deadline also holds if the supervisor dies; `supervisor` when only it enforces it. */
+  deadlineGuard: 'timeout' | 'supervisor';
+  port: number;
+  endpoint: string;
+  /** Expiry, ms since the epoch. */
+  deadline: number;
+  startedAt: number;
+  status: InstanceStatus;
+  exitCode?: number;
+  exitSignal?: string;
+  message?: string;
+  endedAt?: number;
+}
+
+/** What the provider writes to the supervisor's stdin (secrets included, so never to disk). */
+export interface SupervisorConfig {
+  stateDir: string;
+  deploymentId: string;
+  name: string;
+  tags: Record<string, string>;
+  command: string[];
+  workingDirectory: string;
+  /** Added to the supervisor's own environment: workload env, secrets, PORT, HOST, BP_DEPLOYMENT_ID. */
+  env: Record<string, string>;
+  port: number;
+  endpoint: string;
+  deadline: number;
+  stopGraceMs: number;
+}
+
+export function instancePaths(stateDir: string, deploymentId: string) {
+  const dir = join(stateDir, deploymentId);
+  return {
+    dir,
+    state: join(dir, 'state.json'),
+    logs: join(dir, 'logs.jsonl'),
+    supervisorLog: join(dir, 'supervisor.log'),
+    lock: join(stateDir, 'locks', deploymentId),
+  };
+}
+
+export function portLockPath(stateDir: string, port: number): string {
+  return join(stateDir, 'ports', String(port));
+}
+
+export async function readRecord(path: string): Promise<InstanceRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as InstanceRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Replaces `path` in one step, so a reader sees the old or the new content, never a part. */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  renameSync(temporary, path);
+}
+
+/**
+ * Creates `path` holding `content`, atomically and only if it does not exist. An existing claim whose
+ * holder `isStale` says is gone is taken over. Returns false while someone else holds it.
+ */
+export async function claimFile(
+  path: string,
+  content: string,
+  isStale: (heldContent: string) => boolean | Promise<boolean>,
+): Promise<boolean> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    // link() of a complete file: a reader never sees a claim without its content.
+    const temporary = `${path}.${randomUUID()}.tmp`;
+    await writeFile(temporary, content, { mode: 0o600 });
+    try {
+      await link(temporary, path);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      await unlink(temporary).catch(() => {});
+    }
+    const held = await readFile(path, 'utf8').catch(() => undefined);
+    if (held === undefined) continue;
+    if (!(await isStale(held))) return false;
+    // Move the stale claim aside, then make sure it was that one and not a claim made meanwhile.
+    const aside = `${path}.${randomUUID()}.stale`;
+    if (
+      !(await rename(path, aside).then(
+        () => true,
+        () => false,
+      ))
+    )
+      continue;
+    if ((await readFile(aside, 'utf8').catch(() => held)) !== held) await link(aside, path).catch(() => {});
+    await unlink(aside).catch(() => {});
+  }
+  return false;
+}
+
+/** Removes the claim at `path` if it still holds `content`. */
+export async function releaseClaim(path: string, content: string): Promise<void> {
+  if ((await readFile(path, 'utf8').catch(() => undefined)) === content) await unlink(path).catch(() => {});
+}
+
+/** Removes every port lock held by `deploymentId`. */
+export async function releasePortLocks(stateDir: string, deploymentId: string): Promise<void> {
+  const portsDir = join(stateDir, 'ports');
+  const names = await readdir(portsDir).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((name) => /^\d+$/.test(name))
+      .map((name) => releaseClaim(join(portsDir, name), deploymentId)),
+  );
+}
