@@ -19,7 +19,11 @@ function freePort() {
 async function byHand() {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn('node', ['server.js'], { cwd: HELLO, env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
+  const child = spawn('node', ['server.js'], {
+    cwd: HELLO,
+    env: { ...process.env, PORT: String(port) },
+    stdio: 'ignore',
+  });
   for (let attempt = 0; attempt < 400; attempt++) {
     if ((await healthStatus(`http://127.0.0.1:${port}/health`)) === 200) break;
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -32,7 +36,10 @@ async function byHand() {
 
 function withBp(env) {
   const started = performance.now();
-  const result = spawnSync(process.execPath, [BP, 'deploy', HELLO, '--ttl', '5m', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const result = spawnSync(process.execPath, [BP, 'deploy', HELLO, '--ttl', '5m', '--json'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const elapsed = performance.now() - started;
   if (result.status !== 0) throw new Error(`bp deploy failed: ${result.stderr}`);
   const { id } = JSON.parse(result.stdout);

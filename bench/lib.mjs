@@ -14,7 +14,8 @@ export function timeProcess(command, args, { runs = 15, env = process.env, cwd =
     const started = performance.now();
     const result = spawnSync(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     const elapsed = performance.now() - started;
-    if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+    if (result.status !== 0)
+      throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
     if (run >= 0) times.push(elapsed);
   }
   return median(times);

@@ -30,7 +30,17 @@ export async function run({ records = 10_000 } = {}) {
     console.log(
       `bp status --json with ${count} records: ${status.toFixed(1)} ms (node -e 0: ${node.toFixed(1)} ms; target < 500 ms: ${meets ? 'meets' : 'MISSES'})`,
     );
-    return [{ name: 'bp status --json 10k', bpMs: status, peerName: 'node -e 0', peerMs: node, ratio: status / node, target: 500, meets }];
+    return [
+      {
+        name: 'bp status --json 10k',
+        bpMs: status,
+        peerName: 'node -e 0',
+        peerMs: node,
+        ratio: status / node,
+        target: 500,
+        meets,
+      },
+    ];
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

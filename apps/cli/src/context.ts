@@ -47,7 +47,8 @@ export function createContext(options: GlobalOptions): CommandContext {
     manager() {
       manager ??= import('@bp/manager').then(({ createManager }) =>
         createManager({
-          onEvent: (event) => (event.step === 'warning' ? progress.warn(event.message) : progress.step(event.message)),
+          onEvent: (event) =>
+            event.step === 'warning' ? progress.warn(event.message) : progress.step(event.message),
         }),
       );
       return manager;

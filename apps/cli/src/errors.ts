@@ -38,5 +38,11 @@ export function describeError(error: unknown, debug: boolean): string {
 export function errorToJson(error: unknown) {
   if (BpError.isInstance(error)) return { error: error.toJSON() };
   const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-  return { error: { name: error instanceof UsageError ? 'UsageError' : 'Error', code: error instanceof UsageError ? 'usage' : 'unexpected', message } };
+  return {
+    error: {
+      name: error instanceof UsageError ? 'UsageError' : 'Error',
+      code: error instanceof UsageError ? 'usage' : 'unexpected',
+      message,
+    },
+  };
 }

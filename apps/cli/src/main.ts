@@ -7,7 +7,7 @@ import { providersCommand } from './commands/providers.js';
 import { statusCommand } from './commands/status.js';
 import { terminateCommand } from './commands/terminate.js';
 import type { GlobalOptions } from './context.js';
-import { describeError, errorToJson, EXIT, exitCodeFor, UsageError } from './errors.js';
+import { describeError, EXIT, errorToJson, exitCodeFor, UsageError } from './errors.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -53,10 +53,17 @@ function build(args: string[], run: (handler: () => Promise<number>) => void): A
     };
   return yargs(args)
     .scriptName('bp')
-    .usage('bp: deploy a service to the cheapest place that fits it, and keep it healthy.\n\nUsage: bp <command> [options]')
+    .usage(
+      'bp: deploy a service to the cheapest place that fits it, and keep it healthy.\n\nUsage: bp <command> [options]',
+    )
     .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
     .option('debug', { type: 'boolean', default: false, describe: 'Show stack traces' })
-    .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Answer yes to prompts (implied without a TTY)' })
+    .option('yes', {
+      alias: 'y',
+      type: 'boolean',
+      default: false,
+      describe: 'Answer yes to prompts (implied without a TTY)',
+    })
     .command(deployCommand(wrap))
     .command(statusCommand(wrap))
     .command(logsCommand(wrap))

@@ -1,4 +1,4 @@
-import type { DeploymentRecord } from '@bp/tracker';
+import type { DeploymentRecord } from '@bp/manager';
 
 /** Progress on stderr: a spinner line on a TTY, plain lines otherwise. */
 export interface Progress {
@@ -92,7 +92,9 @@ export function recordToJson(record: DeploymentRecord, now = new Date()) {
 
 /** Left-aligned columns separated by two spaces. */
 export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
   const line = (cells: string[]) =>
     cells
       .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!)))

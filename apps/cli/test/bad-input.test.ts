@@ -46,12 +46,18 @@ describe('bad input', () => {
   });
 
   it('refuses min above recommended', async () => {
-    const dir = blueprint('minmax', valid('min_cpu = 4\nrecommended_cpu = 2\nmin_memory_gb = 1\nmin_storage_gb = 1'));
+    const dir = blueprint(
+      'minmax',
+      valid('min_cpu = 4\nrecommended_cpu = 2\nmin_memory_gb = 1\nmin_storage_gb = 1'),
+    );
     await expectRefused(['deploy', dir], 2, /Blueprint\.toml.*recommended_cpu|min_cpu/);
   });
 
   it('refuses an unknown key', async () => {
-    const dir = blueprint('unknown', valid('min_cpu = 1\nmin_memory_gb = 1\nmin_storage_gb = 1\ncolour = "red"'));
+    const dir = blueprint(
+      'unknown',
+      valid('min_cpu = 1\nmin_memory_gb = 1\nmin_storage_gb = 1\ncolour = "red"'),
+    );
     await expectRefused(['deploy', dir], 2, /Blueprint\.toml.*colour/);
   });
 

@@ -12,7 +12,9 @@ afterAll(async () => {
 describe('several bp processes at once', () => {
   it('ten deploys at the same moment give ten records and ten services; ten terminates leave none', async () => {
     const deploys = await Promise.all(
-      Array.from({ length: 10 }, () => runBp(['deploy', HELLO, '--ttl', '10m', '--json'], home, { timeoutMs: 90_000 })),
+      Array.from({ length: 10 }, () =>
+        runBp(['deploy', HELLO, '--ttl', '10m', '--json'], home, { timeoutMs: 90_000 }),
+      ),
     );
     for (const result of deploys) expect(result.code, result.stderr).toBe(0);
     const records = deploys.map((result) => JSON.parse(result.stdout));

@@ -9,7 +9,16 @@ afterAll(() => rmSync(home, { recursive: true, force: true }));
 describe('configure and providers', () => {
   it('writes a target to cloud.toml (mode 0600) naming where credentials come from, never their values', async () => {
     const result = await runBp(
-      ['configure', '--target', 'edge', '--provider', 'docker', '--credentials-env', 'EDGE_', '--set-default'],
+      [
+        'configure',
+        '--target',
+        'edge',
+        '--provider',
+        'docker',
+        '--credentials-env',
+        'EDGE_',
+        '--set-default',
+      ],
       home,
     );
     expect(result.code, result.stderr).toBe(0);
@@ -20,7 +29,10 @@ describe('configure and providers', () => {
     expect(text).toMatch(/\[targets\.edge\]\s+type = "docker"/);
     expect(text).toContain('prefix = "EDGE_"');
 
-    const again = await runBp(['configure', '--target', 'aws', '--provider', 'aws', '--region', 'us-west-2', '--json'], home);
+    const again = await runBp(
+      ['configure', '--target', 'aws', '--provider', 'aws', '--region', 'us-west-2', '--json'],
+      home,
+    );
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({
       default_target: 'edge',

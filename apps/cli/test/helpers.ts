@@ -20,7 +20,12 @@ export function tempHome(): string {
 }
 
 /** Starts `bp ARGS` as its own process, with BP_HOME isolated. */
-export function startBp(args: string[], home: string, extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): ChildProcess {
+export function startBp(
+  args: string[],
+  home: string,
+  extraEnv: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): ChildProcess {
   return spawn(process.execPath, [...nodeArgs, BIN, ...args], {
     env: { ...process.env, BP_HOME: home, CI: 'true', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,7 +46,9 @@ export function runBp(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`bp ${args.join(' ')} did not finish within ${options.timeoutMs ?? 60_000} ms\n${stderr}`));
+      reject(
+        new Error(`bp ${args.join(' ')} did not finish within ${options.timeoutMs ?? 60_000} ms\n${stderr}`),
+      );
     }, options.timeoutMs ?? 60_000);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -85,7 +92,11 @@ export function processesOf(deploymentId: string): number[] {
 }
 
 /** Polls until the predicate holds; bounded. */
-export async function waitUntil(predicate: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+export async function waitUntil(
+  predicate: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await predicate()) return;

@@ -14,7 +14,13 @@ describe('bp end to end on this machine', () => {
     const deployed = await runBp(['deploy', HELLO, '--provider', 'local', '--ttl', '10m', '--json'], home);
     expect(deployed.code, deployed.stderr).toBe(0);
     const record = JSON.parse(deployed.stdout);
-    expect(record).toMatchObject({ name: 'hello', target: 'local', provider: 'local', status: 'running', hourlyUsd: 0 });
+    expect(record).toMatchObject({
+      name: 'hello',
+      target: 'local',
+      provider: 'local',
+      status: 'running',
+      hourlyUsd: 0,
+    });
     expect(record.id).toMatch(/^bp-[0-9a-z]{6}$/);
     expect(record.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const ttlMs = new Date(record.expiresAt).getTime() - Date.now();
@@ -56,7 +62,9 @@ describe('bp end to end on this machine', () => {
     // Terminating again changes nothing and succeeds.
     const again = await runBp(['terminate', record.id, '--json'], home);
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toEqual([expect.objectContaining({ id: record.id, status: 'terminated' })]);
+    expect(JSON.parse(again.stdout)).toEqual([
+      expect.objectContaining({ id: record.id, status: 'terminated' }),
+    ]);
   });
 
   it('prints a human summary without --json and a table for status', async () => {
@@ -66,7 +74,9 @@ describe('bp end to end on this machine', () => {
     expect(id).toBeDefined();
     expect(deployed.stderr).toContain('waiting for /health');
     const table = await runBp(['status'], home);
-    expect(table.stdout).toMatch(new RegExp(`^${id}\\s+hello\\s+local\\s+running\\s+http://127\\.0\\.0\\.1:\\d+`, 'm'));
+    expect(table.stdout).toMatch(
+      new RegExp(`^${id}\\s+hello\\s+local\\s+running\\s+http://127\\.0\\.0\\.1:\\d+`, 'm'),
+    );
     expect((await runBp(['terminate', id!], home)).code).toBe(0);
     await waitUntil(() => processesOf(id!).length === 0, 5000, 'no process left');
   });

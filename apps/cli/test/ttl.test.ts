@@ -16,7 +16,10 @@ describe('time to live', () => {
     let stderr = '';
     // Kill bp with SIGKILL as soon as the instance exists: nothing of bp survives to reap it.
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`deploy never reached the health wait:\n${stderr}`)), 20_000);
+      const timer = setTimeout(
+        () => reject(new Error(`deploy never reached the health wait:\n${stderr}`)),
+        20_000,
+      );
       child.stderr!.on('data', (chunk) => {
         stderr += chunk;
         if (stderr.includes('waiting for')) {
@@ -30,7 +33,11 @@ describe('time to live', () => {
     expect(id).toBeDefined();
     await waitUntil(() => processesOf(id!).length > 0, 5000, 'the service to start');
 
-    await waitUntil(() => processesOf(id!).length === 0, 15_000 - (Date.now() - started), 'the service to be gone');
+    await waitUntil(
+      () => processesOf(id!).length === 0,
+      15_000 - (Date.now() - started),
+      'the service to be gone',
+    );
     expect(Date.now() - started).toBeLessThan(15_000);
 
     // The record bp left behind is finished by the next bp command: confirmed gone, then terminated.
@@ -45,6 +52,8 @@ describe('time to live', () => {
     const record = JSON.parse(deployed.stdout);
     await waitUntil(async () => (await httpGet(`${record.endpoint}/health`)) !== 200, 12_000, 'expiry');
     const status = JSON.parse((await runBp(['status', '--json'], home)).stdout);
-    expect(status.find((entry: { id: string }) => entry.id === record.id)).toMatchObject({ status: 'terminated' });
+    expect(status.find((entry: { id: string }) => entry.id === record.id)).toMatchObject({
+      status: 'terminated',
+    });
   });
 });

@@ -79,11 +79,16 @@ export function parseCloudConfig(text: string, file: string): CloudConfig {
     const issue = result.error.issues[0]!;
     const path = issue.path.map(String).join('.');
     let reason = issue.message;
-    if (issue.code === 'unrecognized_keys') reason = `unknown key ${issue.keys.map((key) => `'${key}'`).join(', ')}`;
+    if (issue.code === 'unrecognized_keys')
+      reason = `unknown key ${issue.keys.map((key) => `'${key}'`).join(', ')}`;
     throw new ValidationError({ file, path: path || undefined, reason });
   }
   const config = result.data;
-  if (config.default_target && config.default_target !== 'local' && !config.targets?.[config.default_target]) {
+  if (
+    config.default_target &&
+    config.default_target !== 'local' &&
+    !config.targets?.[config.default_target]
+  ) {
     throw new ValidationError({
       file,
       path: 'default_target',
@@ -108,7 +113,10 @@ export interface TargetUpdate {
  */
 export async function writeTarget(file: string, update: TargetUpdate): Promise<CloudConfig> {
   if (!/^[A-Za-z0-9_-]{1,63}$/.test(update.name)) {
-    throw new ValidationError({ path: '--target', reason: `'${update.name}' must be 1-63 letters, digits, '-' or '_'` });
+    throw new ValidationError({
+      path: '--target',
+      reason: `'${update.name}' must be 1-63 letters, digits, '-' or '_'`,
+    });
   }
   const config = await loadCloudConfig(file);
   const targets = { ...config.targets };
@@ -122,7 +130,8 @@ export async function writeTarget(file: string, update: TargetUpdate): Promise<C
   }
   const target: TargetConfig = { ...existing, type: update.type };
   if (update.region) {
-    if (update.type === 'aws' || update.type === 'gcp' || update.type === 'azure') target.default_region = update.region;
+    if (update.type === 'aws' || update.type === 'gcp' || update.type === 'azure')
+      target.default_region = update.region;
     else target.region = update.region;
   }
   if (update.credentials) target.credentials = update.credentials;

@@ -1,3 +1,20 @@
+export type {
+  AttemptRecord,
+  AuditEntry,
+  DeploymentRecord,
+  DeploymentStatus,
+  DeploymentStore,
+} from '@bp/tracker';
+export {
+  type CloudConfig,
+  loadCloudConfig,
+  PROVIDER_TYPES,
+  type ProviderType,
+  parseCloudConfig,
+  type TargetConfig,
+  type TargetUpdate,
+  writeTarget,
+} from './cloud-config.js';
 export {
   accruedUsd,
   createManager,
@@ -7,16 +24,6 @@ export {
   type ManagerEvent,
   type ManagerSettings,
 } from './manager.js';
-export {
-  type CloudConfig,
-  loadCloudConfig,
-  PROVIDER_TYPES,
-  parseCloudConfig,
-  type ProviderType,
-  type TargetConfig,
-  type TargetUpdate,
-  writeTarget,
-} from './cloud-config.js';
 export { type BpPaths, expandHome, resolvePaths } from './paths.js';
 export {
   chooseTarget,
@@ -26,7 +33,6 @@ export {
   listTargets,
   type ResolvedTarget,
 } from './targets.js';
-export type { DeploymentRecord, DeploymentStatus, DeploymentStore, AuditEntry, AttemptRecord } from '@bp/tracker';
 
 /** This package's version. */
 export const VERSION = '0.1.0';

@@ -95,7 +95,10 @@ export interface Manager {
     options?: { follow?: boolean; since?: Date; tail?: number; signal?: AbortSignal },
   ): Promise<AsyncIterable<LogEntryV1>>;
   /** Destroy, confirm gone, mark terminated. Already-terminated records are returned as they are. */
-  terminate(idOrPrefix: string, options?: { reason?: string; signal?: AbortSignal }): Promise<DeploymentRecord>;
+  terminate(
+    idOrPrefix: string,
+    options?: { reason?: string; signal?: AbortSignal },
+  ): Promise<DeploymentRecord>;
   /** Terminates every expired deployment and finishes interrupted terminations. */
   reap(options?: { signal?: AbortSignal }): Promise<DeploymentRecord[]>;
   /** The configured targets with their types. */
@@ -137,7 +140,8 @@ function toMilliseconds(
   parse: (text: string, flag: string) => number,
 ): number {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value <= 0) throw new ValidationError({ path: `--${flag}`, reason: 'must be positive' });
+    if (!Number.isFinite(value) || value <= 0)
+      throw new ValidationError({ path: `--${flag}`, reason: 'must be positive' });
     return value;
   }
   return parse(value ?? fallback, `--${flag}`);
@@ -199,7 +203,9 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       const injected = settings.providers?.find((candidate) => candidate.provider === targetName);
       provider = injected
         ? Promise.resolve(injected)
-        : targetNamed(targetName).then((target) => createProviderForTarget(target, { stateDir: paths.stateDir }));
+        : targetNamed(targetName).then((target) =>
+            createProviderForTarget(target, { stateDir: paths.stateDir }),
+          );
       providersByTarget.set(targetName, provider);
       provider.catch(() => providersByTarget.delete(targetName));
     }
@@ -211,7 +217,12 @@ export function createManager(settings: ManagerSettings = {}): Manager {
     const wanted = request.target ?? request.provider;
     const injected = settings.providers?.find((provider) => provider.provider === wanted);
     if (injected) return { name: injected.provider, type: injected.provider };
-    if (!request.target && !request.provider && settings.providers?.length && !(await config()).default_target) {
+    if (
+      !request.target &&
+      !request.provider &&
+      settings.providers?.length &&
+      !(await config()).default_target
+    ) {
       return { name: settings.providers[0]!.provider, type: settings.providers[0]!.provider };
     }
     const target = chooseTarget(await config(), request);
@@ -248,16 +259,30 @@ export function createManager(settings: ManagerSettings = {}): Manager {
   }
 
   async function destroy(provider: RemoteProviderV1, record: DeploymentRecord, signal?: AbortSignal) {
-    const reference = { deploymentId: record.id, resourceIds: record.resourceIds, region: record.region, signal };
+    const reference = {
+      deploymentId: record.id,
+      resourceIds: record.resourceIds,
+      region: record.region,
+      signal,
+    };
     await provider.terminateInstance(reference);
     await waitUntilGone(provider, record, signal);
   }
 
-  async function lastLogLines(provider: RemoteProviderV1, record: DeploymentRecord, count = 20): Promise<string[]> {
+  async function lastLogLines(
+    provider: RemoteProviderV1,
+    record: DeploymentRecord,
+    count = 20,
+  ): Promise<string[]> {
     const lines: string[] = [];
     try {
       const signal = AbortSignal.timeout(5000);
-      for await (const entry of provider.logs({ deploymentId: record.id, resourceIds: record.resourceIds, tail: count, signal })) {
+      for await (const entry of provider.logs({
+        deploymentId: record.id,
+        resourceIds: record.resourceIds,
+        tail: count,
+        signal,
+      })) {
         lines.push(entry.message);
       }
     } catch {
@@ -277,7 +302,12 @@ export function createManager(settings: ManagerSettings = {}): Manager {
     let interval = 25;
     let reason = 'no health check answered yet';
     for (;;) {
-      const reference = { deploymentId: record.id, resourceIds: record.resourceIds, region: record.region, signal };
+      const reference = {
+        deploymentId: record.id,
+        resourceIds: record.resourceIds,
+        region: record.region,
+        signal,
+      };
       const status = await provider.getInstanceStatus(reference);
       if (status.state === 'exited' || status.state === 'gone') {
         const exit = status.exitCode === undefined ? '' : ` with code ${status.exitCode}`;
@@ -319,7 +349,10 @@ export function createManager(settings: ManagerSettings = {}): Manager {
     const cloud = await config();
     const name = request.name ?? blueprint.name;
     if (!NAME_PATTERN.test(name)) {
-      throw new ValidationError({ path: '--name', reason: `'${name}' must be 1-63 of a-z, 0-9 and '-', not starting or ending with '-'` });
+      throw new ValidationError({
+        path: '--name',
+        reason: `'${name}' must be 1-63 of a-z, 0-9 and '-', not starting or ending with '-'`,
+      });
     }
     const resourceRequest = resources.resolveResources(blueprint.resources, {
       cpu: request.cpu,
@@ -428,20 +461,34 @@ export function createManager(settings: ManagerSettings = {}): Manager {
         region: instance.region ?? record.region,
         instanceType: instance.instanceType ?? record.instanceType,
         attempts: [
-          { target: target.name, provider: provider.provider, region: instance.region, outcome: 'ok', at: new Date() },
+          {
+            target: target.name,
+            provider: provider.provider,
+            region: instance.region,
+            outcome: 'ok',
+            at: new Date(),
+          },
         ],
       });
       for (const warning of instance.warnings) {
         emit({ deploymentId: record.id, step: 'warning', message: `${warning.setting}: ${warning.message}` });
       }
-      emit({ deploymentId: record.id, step: 'wait-healthy', message: `waiting for ${workload.healthPath} on ${instance.endpoint ?? 'the instance'}` });
+      emit({
+        deploymentId: record.id,
+        step: 'wait-healthy',
+        message: `waiting for ${workload.healthPath} on ${instance.endpoint ?? 'the instance'}`,
+      });
       await waitHealthy(provider, record, workload.healthPath, waitTimeoutMs, signal);
     } catch (error) {
       await undoFailedDeploy(provider, record, error, created);
       throw error;
     }
     record = await tracker.transition(record.id, 'running', { from: ['provisioning'], actor });
-    emit({ deploymentId: record.id, step: 'healthy', message: `${record.id} is healthy at ${record.endpoint ?? '(no endpoint)'}` });
+    emit({
+      deploymentId: record.id,
+      step: 'healthy',
+      message: `${record.id} is healthy at ${record.endpoint ?? '(no endpoint)'}`,
+    });
     return record;
   }
 
@@ -483,7 +530,11 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       });
       return;
     }
-    await tracker.transition(record.id, 'failed', { reason, patch: { lastLogLines: lines, attempts }, actor });
+    await tracker.transition(record.id, 'failed', {
+      reason,
+      patch: { lastLogLines: lines, attempts },
+      actor,
+    });
   }
 
   async function terminate(idOrPrefix: string, options: { reason?: string; signal?: AbortSignal } = {}) {
@@ -498,17 +549,23 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       actor,
     });
     await destroy(provider, record, options.signal);
-    emit({ deploymentId: record.id, step: 'confirm', message: `${provider.provider} confirms ${record.id} is gone` });
-    return tracker.transition(record.id, wasFailed ? 'failed' : 'terminated', {
-      from: ['terminating'],
-      reason: options.reason ?? record.reason,
-      actor,
-    }).catch(async (error) => {
-      // Another process finished the same termination first: that is the outcome we wanted.
-      const current = await tracker.get(record.id);
-      if (current && (current.status === 'terminated' || current.status === 'failed')) return current;
-      throw error;
+    emit({
+      deploymentId: record.id,
+      step: 'confirm',
+      message: `${provider.provider} confirms ${record.id} is gone`,
     });
+    return tracker
+      .transition(record.id, wasFailed ? 'failed' : 'terminated', {
+        from: ['terminating'],
+        reason: options.reason ?? record.reason,
+        actor,
+      })
+      .catch(async (error) => {
+        // Another process finished the same termination first: that is the outcome we wanted.
+        const current = await tracker.get(record.id);
+        if (current && (current.status === 'terminated' || current.status === 'failed')) return current;
+        throw error;
+      });
   }
 
   async function reap(options: { signal?: AbortSignal } = {}): Promise<DeploymentRecord[]> {
@@ -521,11 +578,21 @@ export function createManager(settings: ManagerSettings = {}): Manager {
     const reaped: DeploymentRecord[] = [];
     for (const record of [...expired, ...interrupted]) {
       // A deploy still in flight in another process owns its record until its expiry passes.
-      if ((record.status === 'pending' || record.status === 'provisioning') && record.expiresAt > now) continue;
+      if ((record.status === 'pending' || record.status === 'provisioning') && record.expiresAt > now)
+        continue;
       try {
-        reaped.push(await terminate(record.id, { reason: record.expiresAt <= now ? 'expired' : record.reason, signal: options.signal }));
+        reaped.push(
+          await terminate(record.id, {
+            reason: record.expiresAt <= now ? 'expired' : record.reason,
+            signal: options.signal,
+          }),
+        );
       } catch (error) {
-        emit({ deploymentId: record.id, step: 'reap', message: `could not reap ${record.id}: ${describeError(error)}` });
+        emit({
+          deploymentId: record.id,
+          step: 'reap',
+          message: `could not reap ${record.id}: ${describeError(error)}`,
+        });
       }
     }
     return reaped;
@@ -545,7 +612,10 @@ export function createManager(settings: ManagerSettings = {}): Manager {
     if (status.state === 'gone' || status.state === 'exited') {
       // The target's own TTL stopped it: that is an orderly end, not a failure.
       if (record.expiresAt <= new Date()) return terminate(record.id, { reason: 'expired', signal });
-      const why = status.state === 'gone' ? 'the instance is gone' : `the service exited${status.exitCode === undefined ? '' : ` with code ${status.exitCode}`}`;
+      const why =
+        status.state === 'gone'
+          ? 'the instance is gone'
+          : `the service exited${status.exitCode === undefined ? '' : ` with code ${status.exitCode}`}`;
       return tracker.transition(record.id, 'failed', {
         from: ['running'],
         reason: `${why}${status.message ? ` (${status.message})` : ''}`,
@@ -564,7 +634,10 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       return (await store()).list(filter);
     },
     refresh,
-    async logs(idOrPrefix: string, options: { follow?: boolean; since?: Date; tail?: number; signal?: AbortSignal } = {}) {
+    async logs(
+      idOrPrefix: string,
+      options: { follow?: boolean; since?: Date; tail?: number; signal?: AbortSignal } = {},
+    ) {
       const record = await (await store()).resolve(idOrPrefix);
       const provider = await providerFor(record.target);
       return provider.logs({

@@ -29,13 +29,19 @@ export function listTargets(config: CloudConfig): ResolvedTarget[] {
  * `--provider P` (the built-in one for `local`), else cloud.toml's
  * `default_target`, else this machine.
  */
-export function chooseTarget(config: CloudConfig, request: { target?: string; provider?: string }): ResolvedTarget {
+export function chooseTarget(
+  config: CloudConfig,
+  request: { target?: string; provider?: string },
+): ResolvedTarget {
   const targets = listTargets(config);
   if (request.target) {
     const target = targets.find((candidate) => candidate.name === request.target);
     if (!target) {
       const known = targets.map((candidate) => candidate.name).join(', ');
-      throw new ValidationError({ path: '--target', reason: `no target named '${request.target}' (known: ${known})` });
+      throw new ValidationError({
+        path: '--target',
+        reason: `no target named '${request.target}' (known: ${known})`,
+      });
     }
     if (request.provider && target.type !== request.provider) {
       throw new ValidationError({
@@ -75,7 +81,10 @@ export interface ProviderContext {
  * Creates the provider for a target. Provider packages load lazily, so a
  * command that never touches a cloud never loads its SDK.
  */
-export async function createProviderForTarget(target: ResolvedTarget, context: ProviderContext): Promise<RemoteProviderV1> {
+export async function createProviderForTarget(
+  target: ResolvedTarget,
+  context: ProviderContext,
+): Promise<RemoteProviderV1> {
   if (target.type === 'local') {
     const { createLocalProvider } = await import('@bp/provider-local');
     return createLocalProvider({ stateDir: join(context.stateDir, 'local') });

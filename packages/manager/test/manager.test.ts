@@ -19,7 +19,9 @@ const managers: Manager[] = [];
 
 afterEach(async () => {
   for (const manager of managers.splice(0)) {
-    for (const record of await manager.list({ status: ['pending', 'provisioning', 'running', 'terminating'] })) {
+    for (const record of await manager.list({
+      status: ['pending', 'provisioning', 'running', 'terminating'],
+    })) {
       await manager.terminate(record.id).catch(() => {});
     }
     await manager.close();
@@ -31,7 +33,9 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 function helloWith(env: Record<string, string>): string {
   const dir = mkdtempSync(join(root, 'bp-'));
   cpSync(join(HELLO, 'server.js'), join(dir, 'server.js'));
-  const pairs = Object.entries(env).map(([key, value]) => `${key} = "${value}"`).join(', ');
+  const pairs = Object.entries(env)
+    .map(([key, value]) => `${key} = "${value}"`)
+    .join(', ');
   writeFileSync(
     join(dir, 'Blueprint.toml'),
     `[package]\nname = "hello"\n[blueprint]\ncommand = ["node", "server.js"]\nport = 8080\nhealth = "/health"\nenv = { ${pairs} }\n[blueprint.resources]\nmin_cpu = 0.25\nmin_memory_gb = 0.25\nmin_storage_gb = 1\n`,
@@ -115,7 +119,9 @@ describe('manager.deploy', () => {
       },
     });
     const manager = newManager({ providers: [priced] });
-    const error = await manager.deploy({ blueprintDir: HELLO, ttl: '1h', maxHourlyUsd: 1 }).catch((caught) => caught);
+    const error = await manager
+      .deploy({ blueprintDir: HELLO, ttl: '1h', maxHourlyUsd: 1 })
+      .catch((caught) => caught);
     expect(BudgetExceededError.isInstance(error)).toBe(true);
     expect(error).toMatchObject({ priceUsd: 1.5, limitUsd: 1 });
     expect(deployCalls).toBe(0);
@@ -144,7 +150,9 @@ describe('manager.deploy', () => {
     const manager = newManager();
     await expect(manager.deploy({ blueprintDir: HELLO, ttl: 'forever' })).rejects.toThrow(/ttl/);
     await expect(manager.deploy({ blueprintDir: HELLO, name: 'Not_Valid' })).rejects.toThrow(/--name/);
-    await expect(manager.deploy({ blueprintDir: HELLO, target: 'nowhere' })).rejects.toThrow(/no target named 'nowhere'/);
+    await expect(manager.deploy({ blueprintDir: HELLO, target: 'nowhere' })).rejects.toThrow(
+      /no target named 'nowhere'/,
+    );
     expect(await manager.list()).toEqual([]);
   });
 });
@@ -172,7 +180,13 @@ describe('manager.terminate', () => {
     expect(terminated.status).toBe('terminated');
     expect(polls).toBeGreaterThanOrEqual(4);
     const audit = await (await manager.store).audit(record.id);
-    expect(audit.map((entry) => entry.to)).toEqual(['pending', 'provisioning', 'running', 'terminating', 'terminated']);
+    expect(audit.map((entry) => entry.to)).toEqual([
+      'pending',
+      'provisioning',
+      'running',
+      'terminating',
+      'terminated',
+    ]);
   });
 
   it('reaps expired deployments: confirmed gone, then terminated with reason expired', async () => {

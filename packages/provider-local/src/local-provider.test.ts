@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import {
   AbortedError,
   type LogEntryV1,
@@ -9,7 +9,7 @@ import {
   ValidationError,
 } from '@bp/provider';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFixture, type Fixture } from './fixture.test-helpers.js';
+import { createFixture, type Fixture, HELLO_SERVER } from './fixture.test-helpers.js';
 import {
   isPidAlive,
   isPortOpen,
@@ -115,6 +115,23 @@ describe('local provider', () => {
     await provider.terminateInstance({ deploymentId: 'hello-1' });
   });
 
+  it('runs the command in its working directory, resolved from the caller', async () => {
+    const { provider } = fixture;
+    const workingDirectory = relative(process.cwd(), dirname(HELLO_SERVER));
+    const instance = await provider.deployInstance(
+      fixture.options('relative-1', {
+        workload: { command: [process.execPath, 'server.js'], workingDirectory },
+      }),
+    );
+    expect(
+      await waitUntil(
+        async () => (await provider.checkHealth({ deploymentId: 'relative-1', path: '/health' })).healthy,
+        10_000,
+      ),
+    ).toBe(true);
+    expect(instance.reused).toBe(false);
+  });
+
   it('follows logs until aborted', async () => {
     const { provider } = fixture;
     const instance = await provider.deployInstance(fixture.options('follow-1'));
@@ -148,17 +165,19 @@ describe('local provider', () => {
 
   it('starts one service for five concurrent deploys of the same id', async () => {
     const { provider, stateDir } = fixture;
+    // Unique: the process table is shared with whatever else runs on this machine.
+    const id = `same-${randomUUID().slice(0, 8)}`;
     const instances = await Promise.all(
-      Array.from({ length: 5 }, () => provider.deployInstance(fixture.options('same-1'))),
+      Array.from({ length: 5 }, () => provider.deployInstance(fixture.options(id))),
     );
     expect(new Set(instances.map((instance) => instance.endpoint)).size).toBe(1);
     expect(instances.filter((instance) => !instance.reused)).toHaveLength(1);
-    expect(processesMatching(join(stateDir, 'same-1'))).toHaveLength(1); // supervisors
-    const record = readInstanceRecord(stateDir, 'same-1');
-    expect(nodeProcessesOf('same-1')).toMatchObject([{ processGroup: record.servicePid }]);
+    expect(processesMatching(join(stateDir, id))).toHaveLength(1); // supervisors
+    const record = readInstanceRecord(stateDir, id);
+    expect(nodeProcessesOf(id)).toMatchObject([{ processGroup: record.servicePid }]);
     expect(readdirSync(join(stateDir, 'ports'))).toEqual([String(record.port)]);
     // A later retry finds it too.
-    expect(await provider.deployInstance(fixture.options('same-1'))).toMatchObject({
+    expect(await provider.deployInstance(fixture.options(id))).toMatchObject({
       reused: true,
       endpoint: instances[0]!.endpoint,
     });
@@ -313,19 +332,20 @@ describe('local provider', () => {
 
   it('cleans up when a deploy is aborted while starting', async () => {
     const { provider, stateDir } = fixture;
+    const id = `abort-${randomUUID().slice(0, 8)}`;
     const controller = new AbortController();
     const deploying = provider.deployInstance({
-      ...fixture.options('abort-2'),
+      ...fixture.options(id),
       signal: controller.signal,
       onProgress: (event) => {
         if (event.step === 'start') controller.abort();
       },
     });
     await expect(deploying).rejects.toSatisfy(AbortedError.isInstance);
-    expect(existsSync(join(stateDir, 'abort-2'))).toBe(false);
+    expect(existsSync(join(stateDir, id))).toBe(false);
     expect(readdirSync(join(stateDir, 'ports'))).toEqual([]);
-    expect(processesMatching(join(stateDir, 'abort-2'))).toEqual([]);
-    expect(await waitUntil(() => nodeProcessesOf('abort-2').length === 0, 3000)).toBe(true);
+    expect(processesMatching(join(stateDir, id))).toEqual([]);
+    expect(await waitUntil(() => nodeProcessesOf(id).length === 0, 3000)).toBe(true);
   });
 
   it('claims files atomically and takes over only stale claims', async () => {

@@ -167,7 +167,8 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
         name: options.name,
         tags: options.tags,
         command,
-        workingDirectory: workload.workingDirectory ?? process.cwd(),
+        // Absolute: the supervisor runs elsewhere (in the instance directory).
+        workingDirectory: resolve(workload.workingDirectory ?? '.'),
         env: {
           ...workload.env,
           ...options.secrets,

@@ -20,7 +20,8 @@ export type BpErrorCode =
 export abstract class BpError extends Error {
   /** Stable machine-readable kind of the error. */
   abstract readonly code: BpErrorCode;
-  private readonly [MARKER] = true;
+  /** Marks bp errors across duplicate copies of this package; read by {@link BpError.isInstance}. */
+  readonly [MARKER] = true;
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -60,7 +61,7 @@ export class ValidationError extends BpError {
     this.file = options.file;
   }
 
-  static isInstance(error: unknown): error is ValidationError {
+  static override isInstance(error: unknown): error is ValidationError {
     return hasCode(error, 'validation');
   }
 
@@ -100,7 +101,7 @@ export class ProviderCallError extends BpError {
     this.isRetryable = options.isRetryable ?? false;
   }
 
-  static isInstance(error: unknown): error is ProviderCallError {
+  static override isInstance(error: unknown): error is ProviderCallError {
     return hasCode(error, 'provider-call');
   }
 
@@ -126,7 +127,7 @@ export class CapacityError extends BpError {
     this.provider = options.provider;
     this.region = options.region;
   }
-  static isInstance(error: unknown): error is CapacityError {
+  static override isInstance(error: unknown): error is CapacityError {
     return hasCode(error, 'capacity');
   }
 }
@@ -142,7 +143,7 @@ export class QuotaError extends BpError {
     this.provider = options.provider;
     this.quota = options.quota;
   }
-  static isInstance(error: unknown): error is QuotaError {
+  static override isInstance(error: unknown): error is QuotaError {
     return hasCode(error, 'quota');
   }
 }
@@ -157,7 +158,7 @@ export class CredentialsError extends BpError {
     this.provider = options.provider;
     this.source = options.source;
   }
-  static isInstance(error: unknown): error is CredentialsError {
+  static override isInstance(error: unknown): error is CredentialsError {
     return hasCode(error, 'credentials');
   }
 }
@@ -174,7 +175,7 @@ export class NotFoundError extends BpError {
     this.kind = options.kind;
     this.id = options.id;
   }
-  static isInstance(error: unknown): error is NotFoundError {
+  static override isInstance(error: unknown): error is NotFoundError {
     return hasCode(error, 'not-found');
   }
 }
@@ -196,7 +197,7 @@ export class BudgetExceededError extends BpError {
     this.limitUsd = options.limitUsd;
     this.period = options.period;
   }
-  static isInstance(error: unknown): error is BudgetExceededError {
+  static override isInstance(error: unknown): error is BudgetExceededError {
     return hasCode(error, 'budget');
   }
 }
@@ -211,7 +212,7 @@ export class UnsupportedCapabilityError extends BpError {
     this.provider = options.provider;
     this.capability = options.capability;
   }
-  static isInstance(error: unknown): error is UnsupportedCapabilityError {
+  static override isInstance(error: unknown): error is UnsupportedCapabilityError {
     return hasCode(error, 'unsupported-capability');
   }
 }
@@ -230,11 +231,16 @@ export class HealthTimeoutError extends BpError {
     this.reason = options.reason;
     this.lastLogLines = options.lastLogLines;
   }
-  static isInstance(error: unknown): error is HealthTimeoutError {
+  static override isInstance(error: unknown): error is HealthTimeoutError {
     return hasCode(error, 'health-timeout');
   }
   override toJSON(): Record<string, unknown> {
-    return { ...super.toJSON(), deploymentId: this.deploymentId, reason: this.reason, lastLogLines: this.lastLogLines };
+    return {
+      ...super.toJSON(),
+      deploymentId: this.deploymentId,
+      reason: this.reason,
+      lastLogLines: this.lastLogLines,
+    };
   }
 }
 
@@ -244,7 +250,7 @@ export class AbortedError extends BpError {
   constructor(message = 'interrupted') {
     super(message);
   }
-  static isInstance(error: unknown): error is AbortedError {
+  static override isInstance(error: unknown): error is AbortedError {
     return hasCode(error, 'aborted');
   }
 }

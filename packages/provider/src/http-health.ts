@@ -16,12 +16,20 @@ export function checkHttpHealth(
     const finish = (result: HealthResultV1) => {
       resolve({ ...result, latencyMs: Math.round((performance.now() - started) * 10) / 10 });
     };
-    const req = request(url, { method: 'GET', timeout: options.timeoutMs ?? 2000, signal: options.signal }, (res) => {
-      res.resume();
-      const statusCode = res.statusCode ?? 0;
-      const healthy = statusCode >= 200 && statusCode < 300;
-      finish(healthy ? { healthy, statusCode } : { healthy, statusCode, reason: `${url.pathname} answered ${statusCode}` });
-    });
+    const req = request(
+      url,
+      { method: 'GET', timeout: options.timeoutMs ?? 2000, signal: options.signal },
+      (res) => {
+        res.resume();
+        const statusCode = res.statusCode ?? 0;
+        const healthy = statusCode >= 200 && statusCode < 300;
+        finish(
+          healthy
+            ? { healthy, statusCode }
+            : { healthy, statusCode, reason: `${url.pathname} answered ${statusCode}` },
+        );
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs ?? 2000} ms`)));
     req.on('error', (error: NodeJS.ErrnoException) => {
       finish({ healthy: false, reason: `${url.host}: ${error.code ?? error.message}` });

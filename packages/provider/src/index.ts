@@ -1,6 +1,6 @@
 export * from './errors.js';
-export * from './provider-v1.js';
 export { checkHttpHealth } from './http-health.js';
+export * from './provider-v1.js';
 
 /** The version of the provider specification this package describes. */
 export const SPECIFICATION_VERSION = 'v1' as const;

@@ -22,7 +22,11 @@ export const TAG_LABELS = {
 } as const;
 
 /** Builds bp's tag set for a deployment. */
-export function deploymentTags(options: { deploymentId: string; expiresAt: Date; owner: string }): Record<string, string> {
+export function deploymentTags(options: {
+  deploymentId: string;
+  expiresAt: Date;
+  owner: string;
+}): Record<string, string> {
   return {
     [TAGS.deployment]: options.deploymentId,
     [TAGS.expiresAt]: options.expiresAt.toISOString(),
@@ -269,7 +273,11 @@ export interface RemoteProviderV1 {
   /** The price of running the request for a duration. */
   estimateCost(options: CostEstimateOptionsV1): Promise<CostEstimateV1>;
   /** Every resource carrying bp's tags, for `bp reconcile`. */
-  listManagedResources(options?: { owner?: string; region?: string; signal?: AbortSignal }): Promise<ManagedResourceV1[]>;
+  listManagedResources(options?: {
+    owner?: string;
+    region?: string;
+    signal?: AbortSignal;
+  }): Promise<ManagedResourceV1[]>;
   /** Optional (`capabilities.tunnel`): opens a WireGuard endpoint on the instance. */
   establishTunnel?(options: TunnelOptionsV1): Promise<TunnelV1>;
 }

@@ -21,7 +21,9 @@ async function ask(providerTypes: readonly string[]): Promise<Answers> {
     const provider = (await readline.question(`provider (${providerTypes.join(', ')}): `)).trim();
     const target = (await readline.question(`target name [${provider}]: `)).trim() || provider;
     const region = (await readline.question('region (empty for none): ')).trim() || undefined;
-    const prefix = (await readline.question('credentials from environment variables with prefix (empty for none): ')).trim();
+    const prefix = (
+      await readline.question('credentials from environment variables with prefix (empty for none): ')
+    ).trim();
     const setDefault = /^y/i.test((await readline.question('make it the default target? [y/N] ')).trim());
     return { provider, target, region, 'credentials-env': prefix || undefined, 'set-default': setDefault };
   } finally {
@@ -39,7 +41,10 @@ export function configureCommand(wrap: Wrap): CommandModule<GlobalOptions, Confi
         .option('provider', { type: 'string', describe: 'Provider type of the target' })
         .option('region', { type: 'string', describe: 'Default region' })
         .option('credentials-file', { type: 'string', describe: 'Read credentials from this file' })
-        .option('credentials-env', { type: 'string', describe: 'Read credentials from variables with this prefix' })
+        .option('credentials-env', {
+          type: 'string',
+          describe: 'Read credentials from variables with this prefix',
+        })
         .option('credentials-command', { type: 'string', describe: 'Run this command to get credentials' })
         .option('set-default', { type: 'boolean', describe: 'Make this the default target' })
         .conflicts('credentials-file', ['credentials-env', 'credentials-command'])
@@ -50,17 +55,23 @@ export function configureCommand(wrap: Wrap): CommandModule<GlobalOptions, Confi
       let answers: ConfigureArgs | Answers = argv;
       if (!argv.provider && !argv.target) {
         if (!context.interactive) {
-          throw new UsageError('configure: pass --provider (and --target NAME), or run it in a terminal to be asked');
+          throw new UsageError(
+            'configure: pass --provider (and --target NAME), or run it in a terminal to be asked',
+          );
         }
         answers = await ask(PROVIDER_TYPES);
       }
       const paths = resolvePaths();
       const { loadCloudConfig } = await import('@bp/manager');
-      const existing = answers.target ? (await loadCloudConfig(paths.cloudConfig)).targets?.[answers.target] : undefined;
+      const existing = answers.target
+        ? (await loadCloudConfig(paths.cloudConfig)).targets?.[answers.target]
+        : undefined;
       const provider = answers.provider ?? existing?.type;
       if (!provider) throw new UsageError('configure: --provider is required for a new target');
       if (!(PROVIDER_TYPES as readonly string[]).includes(provider)) {
-        throw new UsageError(`configure: --provider: unknown provider '${provider}' (known: ${PROVIDER_TYPES.join(', ')})`);
+        throw new UsageError(
+          `configure: --provider: unknown provider '${provider}' (known: ${PROVIDER_TYPES.join(', ')})`,
+        );
       }
       const credentials = argv['credentials-file']
         ? ({ type: 'file', path: argv['credentials-file'] } as const)
@@ -77,7 +88,10 @@ export function configureCommand(wrap: Wrap): CommandModule<GlobalOptions, Confi
         credentials,
         setDefault: answers['set-default'],
       });
-      context.print({ file: paths.cloudConfig, target: name, ...config }, () => `wrote target '${name}' to ${paths.cloudConfig}`);
+      context.print(
+        { file: paths.cloudConfig, target: name, ...config },
+        () => `wrote target '${name}' to ${paths.cloudConfig}`,
+      );
       return EXIT.ok;
     }),
   };

@@ -40,7 +40,11 @@ export function deployCommand(wrap: Wrap): CommandModule<GlobalOptions, DeployAr
     describe: 'Deploy a blueprint, wait until it is healthy, and record it',
     builder: (yargs) =>
       yargs
-        .positional('dir', { type: 'string', default: '.', describe: 'Directory with Blueprint.toml or package.json' })
+        .positional('dir', {
+          type: 'string',
+          default: '.',
+          describe: 'Directory with Blueprint.toml or package.json',
+        })
         .option('target', { type: 'string', describe: 'A target from cloud.toml (or "local")' })
         .option('provider', { type: 'string', describe: 'Use the first target of this provider type' })
         .option('region', { type: 'string', describe: 'Region, for providers with regions' })
@@ -50,13 +54,26 @@ export function deployCommand(wrap: Wrap): CommandModule<GlobalOptions, DeployAr
         .option('gpu', { type: 'number', describe: 'Number of GPUs' })
         .option('gpu-model', { type: 'string', describe: 'GPU model, e.g. A100' })
         .option('spot', { type: 'boolean', describe: 'Allow spot / preemptible capacity' })
-        .option('ttl', { type: 'string', describe: 'Time to live, e.g. 30m, 24h (default from cloud.toml, else 24h)' })
+        .option('ttl', {
+          type: 'string',
+          describe: 'Time to live, e.g. 30m, 24h (default from cloud.toml, else 24h)',
+        })
         .option('auto-select', { type: 'boolean', describe: 'Pick the cheapest configured target that fits' })
-        .option('max-hourly', { type: 'number', describe: 'Refuse if the price per hour is above this, in USD' })
+        .option('max-hourly', {
+          type: 'number',
+          describe: 'Refuse if the price per hour is above this, in USD',
+        })
         .option('name', { type: 'string', describe: 'Deployment name (default: package.name)' })
-        .option('wait-timeout', { type: 'string', describe: 'How long to wait for health before undoing (default 5m)' })
+        .option('wait-timeout', {
+          type: 'string',
+          describe: 'How long to wait for health before undoing (default 5m)',
+        })
         .option('dry-run', { type: 'boolean', describe: 'Resolve, choose and price; create nothing' })
-        .option('interactive', { alias: 'i', type: 'boolean', describe: 'Show the plan and ask before creating' }),
+        .option('interactive', {
+          alias: 'i',
+          type: 'boolean',
+          describe: 'Show the plan and ask before creating',
+        }),
     handler: wrap(async (argv: DeployArgs) => {
       const context = createContext(argv);
       if (argv['auto-select']) {
@@ -65,7 +82,8 @@ export function deployCommand(wrap: Wrap): CommandModule<GlobalOptions, DeployAr
         throw new UnsupportedCapabilityError({
           provider: 'bp',
           capability: 'auto-select',
-          message: '--auto-select needs the price catalog, which this version of bp does not ship yet; name a --target',
+          message:
+            '--auto-select needs the price catalog, which this version of bp does not ship yet; name a --target',
         });
       }
       const manager = await context.manager();
@@ -91,7 +109,10 @@ export function deployCommand(wrap: Wrap): CommandModule<GlobalOptions, DeployAr
         context.progress.done();
         const summary = `${plan.name} → ${plan.target} (${plan.provider}${plan.region ? `, ${plan.region}` : ''}${plan.instanceType ? `, ${plan.instanceType}` : ''}): ${plan.resources.cpu} vCPU, ${plan.resources.memoryGb} GB, $${plan.hourlyUsd.toFixed(4)}/h, expires in ${formatDuration(plan.expiresAt.getTime() - Date.now())}`;
         if (argv['dry-run']) {
-          context.print({ ...plan, expiresAt: plan.expiresAt.toISOString(), dryRun: true }, () => `would deploy ${summary}`);
+          context.print(
+            { ...plan, expiresAt: plan.expiresAt.toISOString(), dryRun: true },
+            () => `would deploy ${summary}`,
+          );
           return EXIT.ok;
         }
         if (!(await confirm(context, `deploy ${summary}?`))) {

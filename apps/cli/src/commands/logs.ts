@@ -25,9 +25,16 @@ export function logsCommand(wrap: Wrap): CommandModule<GlobalOptions, LogsArgs> 
     describe: "Show a deployment's logs",
     builder: (yargs) =>
       yargs
-        .positional('id', { type: 'string', demandOption: true, describe: 'A deployment id or unique prefix' })
+        .positional('id', {
+          type: 'string',
+          demandOption: true,
+          describe: 'A deployment id or unique prefix',
+        })
         .option('follow', { alias: 'f', type: 'boolean', describe: 'Keep streaming new lines' })
-        .option('since', { type: 'string', describe: 'Only lines newer than a duration (10m) or an ISO time' })
+        .option('since', {
+          type: 'string',
+          describe: 'Only lines newer than a duration (10m) or an ISO time',
+        })
         .option('tail', { type: 'number', describe: 'Only the last N lines' }),
     handler: wrap(async (argv: LogsArgs) => {
       if (argv.tail !== undefined && (!Number.isInteger(argv.tail) || argv.tail < 0)) {
@@ -48,7 +55,9 @@ export function logsCommand(wrap: Wrap): CommandModule<GlobalOptions, LogsArgs> 
           if (argv.json && !argv.follow) {
             collected.push({ ...entry, timestamp: entry.timestamp.toISOString() });
           } else if (argv.json) {
-            process.stdout.write(`${JSON.stringify({ ...entry, timestamp: entry.timestamp.toISOString() })}\n`);
+            process.stdout.write(
+              `${JSON.stringify({ ...entry, timestamp: entry.timestamp.toISOString() })}\n`,
+            );
           } else {
             (entry.stream === 'stderr' ? process.stderr : process.stdout).write(`${entry.message}\n`);
           }

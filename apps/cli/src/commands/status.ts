@@ -17,7 +17,11 @@ export function statusCommand(wrap: Wrap): CommandModule<GlobalOptions, StatusAr
     builder: (yargs) =>
       yargs
         .positional('id', { type: 'string', describe: 'A deployment id or unique prefix' })
-        .option('watch', { alias: 'w', type: 'boolean', describe: 'Refresh until Ctrl-C (with --json: one document per line)' })
+        .option('watch', {
+          alias: 'w',
+          type: 'boolean',
+          describe: 'Refresh until Ctrl-C (with --json: one document per line)',
+        })
         .option('refresh', { type: 'boolean', describe: 'Ask the providers for live state first' })
         .option('interval', { type: 'number', default: 2, describe: 'Seconds between --watch refreshes' }),
     handler: wrap(async (argv: StatusArgs) => {
@@ -36,7 +40,9 @@ export function statusCommand(wrap: Wrap): CommandModule<GlobalOptions, StatusAr
         let records = await manager.list();
         if (argv.refresh) {
           records = await Promise.all(
-            records.map((record) => (record.status === 'running' ? manager.refresh(record.id, context.signal) : record)),
+            records.map((record) =>
+              record.status === 'running' ? manager.refresh(record.id, context.signal) : record,
+            ),
           );
         }
         const now = new Date();

@@ -15,7 +15,12 @@ export function terminateCommand(wrap: Wrap): CommandModule<GlobalOptions, Termi
     describe: 'Destroy deployments, confirm the provider no longer has them, then mark them terminated',
     builder: (yargs) =>
       yargs
-        .positional('ids', { type: 'string', array: true, default: [], describe: 'Deployment ids or unique prefixes' })
+        .positional('ids', {
+          type: 'string',
+          array: true,
+          default: [],
+          describe: 'Deployment ids or unique prefixes',
+        })
         .option('all', { type: 'boolean', describe: 'Every active deployment' })
         .option('expired', { type: 'boolean', describe: 'Every deployment past its TTL' }),
     handler: wrap(async (argv: TerminateArgs) => {
@@ -31,8 +36,12 @@ export function terminateCommand(wrap: Wrap): CommandModule<GlobalOptions, Termi
       if (argv.expired) {
         const reaped = await manager.reap({ signal: context.signal });
         context.progress.done();
-        context.print(reaped.map((record) => recordToJson(record)), () =>
-          reaped.length ? reaped.map((record) => `${record.id} ${record.status}`).join('\n') : 'nothing expired',
+        context.print(
+          reaped.map((record) => recordToJson(record)),
+          () =>
+            reaped.length
+              ? reaped.map((record) => `${record.id} ${record.status}`).join('\n')
+              : 'nothing expired',
         );
         return EXIT.ok;
       }
@@ -48,11 +57,17 @@ export function terminateCommand(wrap: Wrap): CommandModule<GlobalOptions, Termi
         targets.map((id) => manager.terminate(id, { reason: 'terminated by user', signal: context.signal })),
       );
       context.progress.done();
-      const failures = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+      const failures = results.filter(
+        (result): result is PromiseRejectedResult => result.status === 'rejected',
+      );
       const done = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
       for (const failure of failures) process.stderr.write(`${describeError(failure.reason, argv.debug)}\n`);
-      context.print(done.map((record) => recordToJson(record)), () =>
-        done.length ? done.map((record) => `${record.id} ${record.status}`).join('\n') : 'nothing to terminate',
+      context.print(
+        done.map((record) => recordToJson(record)),
+        () =>
+          done.length
+            ? done.map((record) => `${record.id} ${record.status}`).join('\n')
+            : 'nothing to terminate',
       );
       await manager.close();
       return failures.length ? exitCodeFor(failures[0]!.reason) : EXIT.ok;
