@@ -12,7 +12,12 @@ export function timeProcess(command, args, { runs = 15, env = process.env, cwd =
   const times = [];
   for (let run = -1; run < runs; run++) {
     const started = performance.now();
-    const result = spawnSync(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const result = spawnSync(command, args, {
+      env,
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 1 << 30,
+    });
     const elapsed = performance.now() - started;
     if (result.status !== 0)
       throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
@@ -7,4 +8,9 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node22',
+  // One file for yargs and its helpers starts faster than dozens of modules; @bp/* stay packages.
+  noExternal: [/^(?!@bp\/)/],
+  esbuildOptions(options) {
+    options.alias = { 'string-width': fileURLToPath(new URL('./src/lazy-string-width.ts', import.meta.url)) };
+  },
 });

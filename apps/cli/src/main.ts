@@ -45,43 +45,50 @@ function joinNegativeValues(args: string[]): string[] {
   return joined;
 }
 
+function wantsHelp(args: string[]): boolean {
+  return args.length === 0 || args.includes('--help') || args.includes('-h') || args[0] === 'help';
+}
+
 function build(args: string[], run: (handler: () => Promise<number>) => void): Argv<GlobalOptions> {
   const wrap =
     <T>(handler: (argv: T) => Promise<number>) =>
     (argv: T) => {
       run(() => handler(argv));
     };
-  return yargs(args)
-    .scriptName('bp')
-    .usage(
-      'bp: deploy a service to the cheapest place that fits it, and keep it healthy.\n\nUsage: bp <command> [options]',
-    )
-    .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
-    .option('debug', { type: 'boolean', default: false, describe: 'Show stack traces' })
-    .option('yes', {
-      alias: 'y',
-      type: 'boolean',
-      default: false,
-      describe: 'Answer yes to prompts (implied without a TTY)',
-    })
-    .command(deployCommand(wrap))
-    .command(statusCommand(wrap))
-    .command(logsCommand(wrap))
-    .command(terminateCommand(wrap))
-    .command(configureCommand(wrap))
-    .command(providersCommand(wrap))
-    .demandCommand(1, 'name a command: bp --help lists them')
-    .strict()
-    .recommendCommands()
-    .version(version)
-    .alias('version', 'V')
-    .help()
-    .alias('help', 'h')
-    .wrap(Math.min(110, process.stdout.columns || 100))
-    .exitProcess(false)
-    .fail((message, error) => {
-      throw error ?? new UsageError(message);
-    }) as unknown as Argv<GlobalOptions>;
+  return (
+    yargs(args)
+      .scriptName('bp')
+      .usage(
+        'bp: deploy a service to the cheapest place that fits it, and keep it healthy.\n\nUsage: bp <command> [options]',
+      )
+      .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
+      .option('debug', { type: 'boolean', default: false, describe: 'Show stack traces' })
+      .option('yes', {
+        alias: 'y',
+        type: 'boolean',
+        default: false,
+        describe: 'Answer yes to prompts (implied without a TTY)',
+      })
+      .command(deployCommand(wrap))
+      .command(statusCommand(wrap))
+      .command(logsCommand(wrap))
+      .command(terminateCommand(wrap))
+      .command(configureCommand(wrap))
+      .command(providersCommand(wrap))
+      .demandCommand(1, 'name a command: bp --help lists them')
+      .strict()
+      .recommendCommands()
+      .version(version)
+      .alias('version', 'V')
+      .help()
+      .alias('help', 'h')
+      // Rendering help text is costly (yargs renders it even when not shown): lay it out only when asked for.
+      .wrap(wantsHelp(args) ? Math.min(110, process.stdout.columns || 100) : null)
+      .exitProcess(false)
+      .fail((message, error) => {
+        throw error ?? new UsageError(message);
+      }) as unknown as Argv<GlobalOptions>
+  );
 }
 
 /** Runs bp with its arguments; resolves to the exit code. */

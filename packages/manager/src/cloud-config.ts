@@ -1,54 +1,71 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ValidationError } from '@bp/provider';
-import { parse, stringify, TomlError } from 'smol-toml';
-import { z } from 'zod';
 
 /** Provider types bp knows; each is backed by a `@bp/provider-<type>` package (local is built in). */
 export const PROVIDER_TYPES = ['local', 'docker', 'ssh', 'kubernetes', 'aws', 'gcp', 'azure'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
-const durationText = z.string().min(1);
-
-const credentialsSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('env'), prefix: z.string().min(1) }),
-  z.strictObject({ type: z.literal('file'), path: z.string().min(1) }),
-  z.strictObject({ type: z.literal('command'), cmd: z.string().min(1) }),
-]);
-
-// Targets keep provider-specific keys (hosts, kubeconfig, tls...): each provider validates its own.
-const targetSchema = z.looseObject({
-  type: z.enum(PROVIDER_TYPES),
-  region: z.string().optional(),
-  regions: z.array(z.string()).optional(),
-  default_region: z.string().optional(),
-  credentials: credentialsSchema.optional(),
-});
-
-const cloudConfigSchema = z.strictObject({
-  default_target: z.string().optional(),
-  defaults: z
-    .strictObject({
-      ttl: durationText.optional(),
-      spot: z.boolean().optional(),
-      max_hourly_usd: z.number().positive().optional(),
-      wait_timeout: durationText.optional(),
-    })
-    .optional(),
-  targets: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,63}$/), targetSchema).optional(),
-  policy: z
-    .strictObject({
-      gpu: z.array(z.string()).optional(),
-      cpu_intensive: z.array(z.string()).optional(),
-      cost_optimized: z.array(z.string()).optional(),
-    })
-    .optional(),
-});
+/** Where a target's credentials come from; never the credentials themselves. */
+export type CredentialsSource =
+  | { type: 'env'; prefix: string }
+  | { type: 'file'; path: string }
+  | { type: 'command'; cmd: string };
 
 /** A target from cloud.toml: `type` picks the provider; other keys are the provider's settings. */
-export type TargetConfig = z.infer<typeof targetSchema>;
+export interface TargetConfig {
+  type: ProviderType;
+  region?: string;
+  regions?: string[];
+  default_region?: string;
+  credentials?: CredentialsSource;
+  [setting: string]: unknown;
+}
+
 /** The parsed cloud.toml. */
-export type CloudConfig = z.infer<typeof cloudConfigSchema>;
+export interface CloudConfig {
+  default_target?: string;
+  defaults?: { ttl?: string; spot?: boolean; max_hourly_usd?: number; wait_timeout?: string };
+  targets?: Record<string, TargetConfig>;
+  policy?: { gpu?: string[]; cpu_intensive?: string[]; cost_optimized?: string[] };
+}
+
+// zod loads only when there is a cloud.toml to check, so commands without one start faster.
+async function cloudConfigSchema() {
+  const { z } = await import('zod');
+  const credentials = z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('env'), prefix: z.string().min(1) }),
+    z.strictObject({ type: z.literal('file'), path: z.string().min(1) }),
+    z.strictObject({ type: z.literal('command'), cmd: z.string().min(1) }),
+  ]);
+  // Targets keep provider-specific keys (hosts, kubeconfig, tls...): each provider validates its own.
+  const target = z.looseObject({
+    type: z.enum(PROVIDER_TYPES),
+    region: z.string().optional(),
+    regions: z.array(z.string()).optional(),
+    default_region: z.string().optional(),
+    credentials: credentials.optional(),
+  });
+  return z.strictObject({
+    default_target: z.string().optional(),
+    defaults: z
+      .strictObject({
+        ttl: z.string().min(1).optional(),
+        spot: z.boolean().optional(),
+        max_hourly_usd: z.number().positive().optional(),
+        wait_timeout: z.string().min(1).optional(),
+      })
+      .optional(),
+    targets: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,63}$/), target).optional(),
+    policy: z
+      .strictObject({
+        gpu: z.array(z.string()).optional(),
+        cpu_intensive: z.array(z.string()).optional(),
+        cost_optimized: z.array(z.string()).optional(),
+      })
+      .optional(),
+  });
+}
 
 /** Reads cloud.toml; a missing file is an empty configuration. Refusals name the file, key path and reason. */
 export async function loadCloudConfig(file: string): Promise<CloudConfig> {
@@ -63,7 +80,8 @@ export async function loadCloudConfig(file: string): Promise<CloudConfig> {
 }
 
 /** Parses cloud.toml text. */
-export function parseCloudConfig(text: string, file: string): CloudConfig {
+export async function parseCloudConfig(text: string, file: string): Promise<CloudConfig> {
+  const { parse, TomlError } = await import('smol-toml');
   let raw: unknown;
   try {
     raw = parse(text);
@@ -74,7 +92,7 @@ export function parseCloudConfig(text: string, file: string): CloudConfig {
         : `invalid TOML: ${(error as Error).message}`;
     throw new ValidationError({ file, reason });
   }
-  const result = cloudConfigSchema.safeParse(raw);
+  const result = (await cloudConfigSchema()).safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const path = issue.path.map(String).join('.');
@@ -83,7 +101,7 @@ export function parseCloudConfig(text: string, file: string): CloudConfig {
       reason = `unknown key ${issue.keys.map((key) => `'${key}'`).join(', ')}`;
     throw new ValidationError({ file, path: path || undefined, reason });
   }
-  const config = result.data;
+  const config = result.data as CloudConfig;
   if (
     config.default_target &&
     config.default_target !== 'local' &&
@@ -103,7 +121,7 @@ export interface TargetUpdate {
   name: string;
   type: ProviderType;
   region?: string;
-  credentials?: z.infer<typeof credentialsSchema>;
+  credentials?: CredentialsSource;
   setDefault?: boolean;
 }
 
@@ -139,8 +157,9 @@ export async function writeTarget(file: string, update: TargetUpdate): Promise<C
   const next: CloudConfig = { ...config, targets };
   if (update.setDefault) next.default_target = update.name;
   // Validate what we are about to write with the same rules as a read.
+  const { stringify } = await import('smol-toml');
   const text = stringify(next);
-  parseCloudConfig(text, file);
+  await parseCloudConfig(text, file);
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   const temporary = `${file}.${process.pid}.tmp`;
   await writeFile(temporary, `${text}\n`, { mode: 0o600 });

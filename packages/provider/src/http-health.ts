@@ -1,4 +1,3 @@
-import { request } from 'node:http';
 import type { HealthResultV1 } from './provider-v1.js';
 
 /**
@@ -12,6 +11,9 @@ export function checkHttpHealth(
 ): Promise<HealthResultV1> {
   const started = performance.now();
   const url = new URL(path, endpoint);
+  // Loaded on use: importing node:http as an ES module builds its full facade (and undici with it),
+  // which would slow every bp command that merely imports this package.
+  const { request } = process.getBuiltinModule('node:http') as typeof import('node:http');
   return new Promise((resolve) => {
     const finish = (result: HealthResultV1) => {
       resolve({ ...result, latencyMs: Math.round((performance.now() - started) * 10) / 10 });

@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
 // The largest multiple of 36 below 256: bytes at or above it are dropped so every character is equally likely.
 const UNBIASED_LIMIT = 252;
@@ -8,7 +6,8 @@ const UNBIASED_LIMIT = 252;
 export function newDeploymentId(): string {
   let suffix = '';
   while (suffix.length < 6) {
-    for (const byte of randomBytes(8)) {
+    // Web Crypto is loaded on first use, so commands that create nothing do not pay for node:crypto.
+    for (const byte of crypto.getRandomValues(new Uint8Array(8))) {
       if (byte < UNBIASED_LIMIT && suffix.length < 6) suffix += ALPHABET[byte % 36];
     }
   }
