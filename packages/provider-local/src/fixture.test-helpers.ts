@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DeployOptionsV1, RemoteProviderV1, WorkloadV1 } from '@bp/provider';
+import { processesMatching } from './ground-truth.test-helpers.js';
 import { createLocalProvider } from './index.js';
 
 export const HELLO_SERVER = fileURLToPath(new URL('../../../examples/hello/server.js', import.meta.url));
@@ -43,7 +44,13 @@ export function createFixture(stopGraceMs = 1000): Fixture {
       for (const resource of await provider.listManagedResources()) {
         await provider.terminateInstance({ deploymentId: resource.deploymentId });
       }
+      // Ground truth: supervisors name their instance directory in their arguments.
+      const left = processesMatching(stateDir);
       rmSync(stateDir, { recursive: true, force: true });
+      if (left.length)
+        throw new Error(
+          `still running after terminate: ${JSON.stringify(left.map((info) => info.commandLine))}`,
+        );
     },
   };
 }

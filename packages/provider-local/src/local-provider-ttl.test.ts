@@ -1,5 +1,7 @@
 // The time to live holds on this machine without bp: nothing here calls the provider after deploying
 // until the service is seen gone.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFixture, type Fixture } from './fixture.test-helpers.js';
 import {
@@ -27,7 +29,11 @@ async function deployShortLived(deploymentId: string) {
   const options = fixture.options(deploymentId, { ttlMs: 3000 });
   await fixture.provider.deployInstance(options);
   const record = readInstanceRecord(fixture.stateDir, deploymentId);
-  expect(await waitUntil(() => isPortOpen(record.port), 3000)).toBe(true);
+  // Read from the file, not the provider. Waiting for the line matters: a service that writes after its
+  // supervisor is gone meets a closed pipe (EPIPE) and usually ends early.
+  const logs = join(fixture.stateDir, deploymentId, 'logs.jsonl');
+  expect(await waitUntil(() => readFileSync(logs, 'utf8').includes('hello listening'), 3000)).toBe(true);
+  expect(await isPortOpen(record.port)).toBe(true);
   return { record, deadline: options.expiresAt.getTime() };
 }
 
@@ -116,6 +122,8 @@ describe('time to live on this machine', () => {
     );
     expect(gone).toBe(true);
     expect(Date.now()).toBeGreaterThanOrEqual(options.expiresAt.getTime() + STOP_GRACE_MS - 100);
+    // The supervisor records the end just after the service is gone.
+    expect(await waitUntil(() => !isPidAlive(record.supervisorPid), 3000)).toBe(true);
     expect(readInstanceRecord(fixture.stateDir, 'stubborn-2')).toMatchObject({
       status: 'expired',
       exitSignal: 'SIGKILL',

@@ -428,7 +428,7 @@ function describeStatus(record: InstanceRecord): InstanceStatusV1 {
     return {
       ...known,
       state: 'running',
-      message: `the supervisor is gone: output is not recorded and ${guard}`,
+      message: `the supervisor is gone: output is not recorded (a write may end the service) and ${guard}`,
     };
   }
   if (supervisorAlive || serviceAlive) return { ...known, state: 'stopping' };
