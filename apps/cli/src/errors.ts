@@ -1,4 +1,4 @@
-import { BpError } from '@bp/provider';
+import { BpError, HealthTimeoutError } from '@bp/provider';
 
 /** Exit codes of PRODUCT.md. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3, refused: 4, interrupted: 130 } as const;
@@ -29,6 +29,14 @@ export function exitCodeFor(error: unknown): number {
 /** One line for stderr; the stack only with `--debug`. */
 export function describeError(error: unknown, debug: boolean): string {
   if (debug && error instanceof Error && error.stack) return `bp: ${error.stack}`;
+  if (HealthTimeoutError.isInstance(error) && error.lastLogLines.length > 0) {
+    // A deploy that failed is diagnosed from its output: show the service's last words under the reason.
+    return [
+      `bp: ${error.message}`,
+      '  last log lines:',
+      ...error.lastLogLines.map((line) => `    ${line}`),
+    ].join('\n');
+  }
   if (error instanceof UsageError || BpError.isInstance(error)) return `bp: ${error.message}`;
   const message = error instanceof Error ? error.message : String(error);
   return `bp: unexpected error: ${message.split('\n')[0]} (run again with --debug for details)`;
