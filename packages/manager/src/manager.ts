@@ -62,6 +62,12 @@ export interface DeployRequest {
   maxHourlyUsd?: number;
   /** Resolve, choose and price, but create nothing. */
   dryRun?: boolean;
+  /**
+   * Zero-downtime redeploy: once the new deployment is healthy, terminate the running
+   * deployments of the same name on the same target. If the new one never becomes
+   * healthy, it is undone and the old ones keep running.
+   */
+  replace?: boolean;
   signal?: AbortSignal;
 }
 
@@ -489,7 +495,27 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       step: 'healthy',
       message: `${record.id} is healthy at ${record.endpoint ?? '(no endpoint)'}`,
     });
+    if (request.replace) await replaceOlder(record, signal);
     return record;
+  }
+
+  /** Terminates the running deployments that `record` replaces: same name, same target, older. */
+  async function replaceOlder(record: DeploymentRecord, signal: AbortSignal | undefined): Promise<void> {
+    const tracker = await store();
+    const older = (await tracker.list({ status: ['running'], name: record.name })).filter(
+      (candidate) =>
+        candidate.id !== record.id &&
+        candidate.target === record.target &&
+        candidate.createdAt <= record.createdAt,
+    );
+    for (const previous of older) {
+      emit({
+        deploymentId: previous.id,
+        step: 'replace',
+        message: `${record.id} is healthy: stopping ${previous.id}`,
+      });
+      await terminate(previous.id, { reason: `replaced by ${record.id}`, signal });
+    }
   }
 
   /** Undo what a failed deploy created, keep the reason and last log lines, and mark it failed. */

@@ -198,3 +198,47 @@ describe('manager.terminate', () => {
     expect(await manager.get(record.id)).toMatchObject({ status: 'terminated', reason: 'expired' });
   });
 });
+
+describe('zero-downtime redeploy (replace)', () => {
+  it('stops the old deployment only after the new one is healthy', async () => {
+    const manager = newManager();
+    const first = await manager.deploy({ blueprintDir: helloWith({ GREETING: 'one' }), ttl: '10m' });
+    const second = await manager.deploy({
+      blueprintDir: helloWith({ GREETING: 'two' }),
+      ttl: '10m',
+      replace: true,
+    });
+    expect(second.status).toBe('running');
+    const old = await manager.get(first.id);
+    expect(old).toMatchObject({ status: 'terminated', reason: `replaced by ${second.id}` });
+    const store = await manager.store;
+    const becameRunning = (await store.audit(second.id)).find((entry) => entry.to === 'running')!.at;
+    const oldStopping = (await store.audit(first.id)).find((entry) => entry.to === 'terminating')!.at;
+    expect(oldStopping.getTime()).toBeGreaterThanOrEqual(becameRunning.getTime());
+    const response = await fetch(`${second.endpoint}/`);
+    expect(await response.text()).toContain('two from');
+  });
+
+  it('rolls back: a new deployment that never becomes healthy is undone and the old one keeps serving', async () => {
+    const manager = newManager();
+    const first = await manager.deploy({ blueprintDir: helloWith({ GREETING: 'one' }), ttl: '10m' });
+    const error = await manager
+      .deploy({
+        blueprintDir: helloWith({ HELLO_FAIL_HEALTH: '1' }),
+        ttl: '10m',
+        waitTimeout: '1500ms',
+        replace: true,
+      })
+      .catch((caught) => caught);
+    expect(HealthTimeoutError.isInstance(error)).toBe(true);
+    expect(await manager.get(first.id)).toMatchObject({ status: 'running' });
+    expect((await fetch(`${first.endpoint}/health`)).status).toBe(200);
+  });
+
+  it('does not touch deployments of the same name without replace', async () => {
+    const manager = newManager();
+    const first = await manager.deploy({ blueprintDir: HELLO, ttl: '10m' });
+    await manager.deploy({ blueprintDir: HELLO, ttl: '10m' });
+    expect(await manager.get(first.id)).toMatchObject({ status: 'running' });
+  });
+});

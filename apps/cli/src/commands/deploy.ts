@@ -22,6 +22,7 @@ interface DeployArgs extends GlobalOptions {
   'wait-timeout'?: string;
   'dry-run'?: boolean;
   interactive?: boolean;
+  replace?: boolean;
 }
 
 async function confirm(context: CommandContext, question: string): Promise<boolean> {
@@ -102,6 +103,7 @@ export function deployCommand(wrap: Wrap): CommandModule<GlobalOptions, DeployAr
         name: argv.name,
         waitTimeout: argv['wait-timeout'],
         maxHourlyUsd: argv['max-hourly'],
+        replace: argv.replace,
         signal: context.signal,
       };
       if (argv['dry-run'] || argv.interactive) {
