@@ -74,6 +74,10 @@ export function deployCommand(wrap: Wrap): CommandModule<GlobalOptions, DeployAr
           alias: 'i',
           type: 'boolean',
           describe: 'Show the plan and ask before creating',
+        })
+        .option('replace', {
+          type: 'boolean',
+          describe: 'Zero-downtime redeploy: stop running deployments of the same name once this one is healthy',
         }),
     handler: wrap(async (argv: DeployArgs) => {
       const context = createContext(argv);
