@@ -26,6 +26,13 @@ export {
 } from './manager.js';
 export { type BpPaths, expandHome, resolvePaths } from './paths.js';
 export {
+  type CandidatePlan,
+  CPU_INTENSIVE_VCPUS,
+  planCandidates,
+  policyListFor,
+  type TargetName,
+} from './selection.js';
+export {
   chooseTarget,
   createProviderForTarget,
   isProviderInstalled,

@@ -3,6 +3,7 @@ import {
   AbortedError,
   BpError,
   BudgetExceededError,
+  type CostEstimateV1,
   deploymentTags,
   HealthTimeoutError,
   type LogEntryV1,
@@ -16,7 +17,8 @@ import {
 import type { AttemptRecord, DeploymentRecord, DeploymentStatus, DeploymentStore } from '@bp/tracker';
 import { type CloudConfig, loadCloudConfig } from './cloud-config.js';
 import { type BpPaths, resolvePaths } from './paths.js';
-import { chooseTarget, createProviderForTarget, listTargets, type ResolvedTarget } from './targets.js';
+import { planCandidates } from './selection.js';
+import { createProviderForTarget, listTargets, type ResolvedTarget } from './targets.js';
 
 const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const ACTIVE: DeploymentStatus[] = ['pending', 'provisioning', 'running', 'terminating'];
@@ -60,6 +62,8 @@ export interface DeployRequest {
   name?: string;
   waitTimeout?: string | number;
   maxHourlyUsd?: number;
+  /** Pick the cheapest target that fits among all configured ones. */
+  autoSelect?: boolean;
   /** Resolve, choose and price, but create nothing. */
   dryRun?: boolean;
   /**
@@ -171,6 +175,23 @@ function attemptOutcome(error: unknown): AttemptRecord['outcome'] {
   }
 }
 
+/** Errors that are the target's problem, not the blueprint's: the next candidate may succeed. */
+const FAILOVER_CODES = new Set(['capacity', 'quota', 'credentials']);
+
+/** A target that can take the deploy, with its price. */
+interface Candidate {
+  target: string;
+  provider: RemoteProviderV1;
+  workload: WorkloadV1;
+  estimate: CostEstimateV1;
+}
+
+/** The provider a refusal came from, for the attempt record. */
+function providerTypeOf(error: unknown, fallback: string): string {
+  const provider = (error as { provider?: unknown }).provider;
+  return typeof provider === 'string' && provider ? provider : fallback;
+}
+
 function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -195,12 +216,24 @@ export function createManager(settings: ManagerSettings = {}): Manager {
     return storePromise;
   };
 
-  async function targetNamed(name: string): Promise<ResolvedTarget> {
-    const injected = settings.providers?.find((provider) => provider.provider === name);
-    if (injected) return { name, type: 'local', settings: { type: 'local' } };
-    const target = listTargets(await config()).find((candidate) => candidate.name === name);
-    if (!target) throw new ValidationError({ path: 'target', reason: `no target named '${name}'` });
-    return target;
+  /**
+   * Every target: injected providers (by their id), this machine, then cloud.toml's.
+   * A manager given providers uses those instead of this machine, unless cloud.toml names `local`.
+   */
+  async function allTargets(): Promise<ResolvedTarget[]> {
+    const injected: ResolvedTarget[] = (settings.providers ?? []).map((provider) => ({
+      name: provider.provider,
+      type: provider.provider as ResolvedTarget['type'],
+      settings: { type: 'local' },
+    }));
+    const cloud = await config();
+    const configured = listTargets(cloud)
+      .filter((target) => injected.length === 0 || target.name !== 'local' || cloud.targets?.local)
+      .sort((left, right) => (left.name === 'local' ? -1 : right.name === 'local' ? 1 : 0));
+    return [
+      ...injected,
+      ...configured.filter((target) => !injected.some((other) => other.name === target.name)),
+    ];
   }
 
   function providerFor(targetName: string): Promise<RemoteProviderV1> {
@@ -209,30 +242,65 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       const injected = settings.providers?.find((candidate) => candidate.provider === targetName);
       provider = injected
         ? Promise.resolve(injected)
-        : targetNamed(targetName).then((target) =>
-            createProviderForTarget(target, { stateDir: paths.stateDir }),
-          );
+        : allTargets().then((targets) => {
+            const target = targets.find((candidate) => candidate.name === targetName);
+            if (!target)
+              throw new ValidationError({ path: 'target', reason: `no target named '${targetName}'` });
+            return createProviderForTarget(target, { stateDir: paths.stateDir });
+          });
       providersByTarget.set(targetName, provider);
       provider.catch(() => providersByTarget.delete(targetName));
     }
     return provider;
   }
 
-  async function chooseFor(request: DeployRequest): Promise<{ name: string; type: string }> {
-    // Injected providers are addressed by their id, as target or provider.
-    const wanted = request.target ?? request.provider;
-    const injected = settings.providers?.find((provider) => provider.provider === wanted);
-    if (injected) return { name: injected.provider, type: injected.provider };
-    if (
-      !request.target &&
-      !request.provider &&
-      settings.providers?.length &&
-      !(await config()).default_target
-    ) {
-      return { name: settings.providers[0]!.provider, type: settings.providers[0]!.provider };
+  /**
+   * Checks that a target can run the workload and prices it, refusing over-budget
+   * prices: everything that can be known before anything is created.
+   */
+  async function priceCandidate(
+    target: string,
+    what: { workload: WorkloadV1; resources: ResourceRequestV1; blueprintFile: string },
+    options: { region?: string; durationHours: number; maxHourly?: number; signal?: AbortSignal },
+  ): Promise<Candidate> {
+    const provider = await providerFor(target);
+    const { capabilities } = provider;
+    if (what.workload.command === undefined && !capabilities.containerImage) {
+      throw new UnsupportedCapabilityError({
+        provider: provider.provider,
+        capability: 'containerImage',
+        message: `target '${target}' (${provider.provider}) cannot run images and ${what.blueprintFile} has no 'command'`,
+      });
     }
-    const target = chooseTarget(await config(), request);
-    return { name: target.name, type: target.type };
+    if (what.workload.image === undefined && !capabilities.nativeCommand) {
+      throw new UnsupportedCapabilityError({
+        provider: provider.provider,
+        capability: 'nativeCommand',
+        message: `target '${target}' (${provider.provider}) runs images only and ${what.blueprintFile} has no 'image'`,
+      });
+    }
+    if (what.resources.gpuCount > 0 && !capabilities.gpu) {
+      throw new UnsupportedCapabilityError({ provider: provider.provider, capability: 'gpu' });
+    }
+    // Providers that run only one kind get only that kind, so a blueprint with both runs anywhere.
+    const workload = { ...what.workload };
+    if (!capabilities.containerImage) delete workload.image;
+    if (!capabilities.nativeCommand) delete workload.command;
+    emit({ step: 'estimate', message: `pricing on ${target}` });
+    const estimate = await provider.estimateCost({
+      resources: what.resources,
+      region: options.region,
+      durationHours: options.durationHours,
+      signal: options.signal,
+    });
+    if (options.maxHourly !== undefined && estimate.hourlyUsd > options.maxHourly) {
+      throw new BudgetExceededError({
+        priceUsd: estimate.hourlyUsd,
+        limitUsd: options.maxHourly,
+        period: 'hour',
+      });
+    }
+    return { target, provider, workload, estimate };
   }
 
   async function waitUntilGone(
@@ -378,116 +446,193 @@ export function createManager(settings: ManagerSettings = {}): Manager {
     const workload = resources.toWorkload(blueprint);
     const secrets = await resources.resolveSecrets(blueprint);
 
-    const target = await chooseFor(request);
-    const provider = await providerFor(target.name);
-    if (workload.command === undefined && !provider.capabilities.containerImage) {
-      throw new UnsupportedCapabilityError({
-        provider: provider.provider,
-        capability: 'containerImage',
-        message: `target '${target.name}' (${provider.provider}) cannot run images and ${blueprint.file} has no 'command'`,
-      });
-    }
-    if (workload.image === undefined && !provider.capabilities.nativeCommand) {
-      throw new UnsupportedCapabilityError({
-        provider: provider.provider,
-        capability: 'nativeCommand',
-        message: `target '${target.name}' (${provider.provider}) runs images only and ${blueprint.file} has no 'image'`,
-      });
-    }
-    if (resourceRequest.gpuCount > 0 && !provider.capabilities.gpu) {
-      throw new UnsupportedCapabilityError({ provider: provider.provider, capability: 'gpu' });
-    }
-    // Providers that run only one kind get only that kind, so a blueprint with both runs anywhere.
-    if (!provider.capabilities.containerImage) delete workload.image;
-    if (!provider.capabilities.nativeCommand) delete workload.command;
-
-    emit({ step: 'estimate', message: `pricing on ${target.name}` });
-    const estimate = await provider.estimateCost({
-      resources: resourceRequest,
-      region: request.region,
-      durationHours: ttlMs / 3_600_000,
-      signal,
-    });
+    const tracker = await store();
+    const durationHours = ttlMs / 3_600_000;
     const maxHourly = request.maxHourlyUsd ?? cloud.defaults?.max_hourly_usd;
-    if (maxHourly !== undefined && estimate.hourlyUsd > maxHourly) {
-      throw new BudgetExceededError({ priceUsd: estimate.hourlyUsd, limitUsd: maxHourly, period: 'hour' });
+    const plan = planCandidates(cloud, await allTargets(), request, resourceRequest);
+    const attempts: AttemptRecord[] = plan.skipped.map((skip) => ({
+      target: skip.entry,
+      provider: skip.entry,
+      outcome: 'unsupported',
+      reason: skip.reason,
+      at: new Date(),
+    }));
+
+    // Price every candidate and refuse what cannot work before anything is created.
+    const viable: Candidate[] = [];
+    const refusals: unknown[] = [];
+    for (const group of plan.groups) {
+      const priced: Candidate[] = [];
+      for (const targetName of group.targets) {
+        if (viable.some((candidate) => candidate.target === targetName)) continue;
+        try {
+          priced.push(
+            await priceCandidate(
+              targetName,
+              { workload, resources: resourceRequest, blueprintFile: blueprint.file },
+              {
+                region: request.region,
+                durationHours,
+                maxHourly,
+                signal,
+              },
+            ),
+          );
+        } catch (error) {
+          if (
+            AbortedError.isInstance(error) ||
+            (ValidationError.isInstance(error) && plan.basis === 'explicit')
+          ) {
+            throw error;
+          }
+          refusals.push(error);
+          attempts.push({
+            target: targetName,
+            provider: providerTypeOf(error, targetName),
+            outcome: attemptOutcome(error),
+            reason: describeError(error),
+            at: new Date(),
+          });
+        }
+      }
+      if (group.byPrice) priced.sort((left, right) => left.estimate.hourlyUsd - right.estimate.hourlyUsd);
+      viable.push(...priced);
+    }
+    if (viable.length === 0) {
+      // The most telling refusal: a budget one (exit 4) if any, else the first.
+      throw (
+        refusals.find((error) => BudgetExceededError.isInstance(error)) ??
+        refusals[0] ??
+        new ValidationError({
+          reason: `no target to deploy to (${plan.basis})`,
+        })
+      );
     }
     const expiresAt = new Date(Date.now() + ttlMs);
     const spec = { workload, resources: resourceRequest, secretNames: Object.keys(secrets) };
+    const first = viable[0]!;
     if (request.dryRun) {
       return {
         name,
-        target: target.name,
-        provider: provider.provider,
-        region: estimate.region ?? request.region,
-        instanceType: estimate.instanceType,
-        hourlyUsd: estimate.hourlyUsd,
+        target: first.target,
+        provider: first.provider.provider,
+        region: first.estimate.region ?? request.region,
+        instanceType: first.estimate.instanceType,
+        hourlyUsd: first.estimate.hourlyUsd,
         expiresAt,
-        workload,
+        workload: first.workload,
         resources: resourceRequest,
       };
     }
 
     // Intent first: the record exists before any provider call, so a crash leaves something to find.
-    const tracker = await store();
     let record = await tracker.create({
       name,
-      target: target.name,
-      provider: provider.provider,
-      region: estimate.region ?? request.region,
-      instanceType: estimate.instanceType,
+      target: first.target,
+      provider: first.provider.provider,
+      region: first.estimate.region ?? request.region,
+      instanceType: first.estimate.instanceType,
       spec,
       blueprintDir,
-      hourlyUsd: estimate.hourlyUsd,
+      hourlyUsd: first.estimate.hourlyUsd,
       expiresAt,
+      attempts,
     });
     const tags = deploymentTags({ deploymentId: record.id, expiresAt, owner: tracker.installationId });
     record = await tracker.update(record.id, { tags });
-    emit({ deploymentId: record.id, step: 'create', message: `creating ${record.id} on ${target.name}` });
     record = await tracker.transition(record.id, 'provisioning', { from: ['pending'], actor });
-    let created = false;
-    try {
-      const instance = await provider.deployInstance({
-        deploymentId: record.id,
-        name,
-        workload,
-        resources: resourceRequest,
-        expiresAt,
-        tags,
-        secrets,
-        region: record.region,
-        instanceType: record.instanceType,
-        signal,
-        onProgress: (event) => emit({ deploymentId: record.id, step: event.step, message: event.message }),
-      });
-      created = true;
-      record = await tracker.update(record.id, {
-        resourceIds: instance.resourceIds,
-        endpoint: instance.endpoint,
-        region: instance.region ?? record.region,
-        instanceType: instance.instanceType ?? record.instanceType,
-        attempts: [
-          {
-            target: target.name,
-            provider: provider.provider,
-            region: instance.region,
-            outcome: 'ok',
-            at: new Date(),
-          },
-        ],
-      });
-      for (const warning of instance.warnings) {
-        emit({ deploymentId: record.id, step: 'warning', message: `${warning.setting}: ${warning.message}` });
+    for (const [index, candidate] of viable.entries()) {
+      const { provider } = candidate;
+      if (index > 0) {
+        record = await tracker.update(record.id, {
+          target: candidate.target,
+          provider: provider.provider,
+          region: candidate.estimate.region ?? request.region ?? null,
+          instanceType: candidate.estimate.instanceType ?? null,
+          hourlyUsd: candidate.estimate.hourlyUsd,
+        });
       }
       emit({
         deploymentId: record.id,
-        step: 'wait-healthy',
-        message: `waiting for ${workload.healthPath} on ${instance.endpoint ?? 'the instance'}`,
+        step: 'create',
+        message: `creating ${record.id} on ${candidate.target}`,
       });
-      await waitHealthy(provider, record, workload.healthPath, waitTimeoutMs, signal);
-    } catch (error) {
-      await undoFailedDeploy(provider, record, error, created);
-      throw error;
+      let created = false;
+      try {
+        const instance = await provider.deployInstance({
+          deploymentId: record.id,
+          name,
+          workload: candidate.workload,
+          resources: resourceRequest,
+          expiresAt,
+          tags,
+          secrets,
+          region: record.region,
+          instanceType: record.instanceType,
+          signal,
+          onProgress: (event) => emit({ deploymentId: record.id, step: event.step, message: event.message }),
+        });
+        created = true;
+        record = await tracker.update(record.id, {
+          resourceIds: instance.resourceIds,
+          endpoint: instance.endpoint,
+          region: instance.region ?? record.region,
+          instanceType: instance.instanceType ?? record.instanceType,
+          attempts: [
+            ...record.attempts,
+            {
+              target: candidate.target,
+              provider: provider.provider,
+              region: instance.region,
+              outcome: 'ok',
+              at: new Date(),
+            },
+          ],
+        });
+        for (const warning of instance.warnings) {
+          emit({
+            deploymentId: record.id,
+            step: 'warning',
+            message: `${warning.setting}: ${warning.message}`,
+          });
+        }
+        emit({
+          deploymentId: record.id,
+          step: 'wait-healthy',
+          message: `waiting for ${candidate.workload.healthPath} on ${instance.endpoint ?? 'the instance'}`,
+        });
+        await waitHealthy(provider, record, candidate.workload.healthPath, waitTimeoutMs, signal);
+        break;
+      } catch (error) {
+        const failover =
+          !created &&
+          FAILOVER_CODES.has(BpError.isInstance(error) ? error.code : '') &&
+          index < viable.length - 1;
+        if (!failover) {
+          await undoFailedDeploy(provider, record, error, created);
+          throw error;
+        }
+        // Capacity, quota and credentials problems are the target's, not the blueprint's: try the next one.
+        emit({
+          deploymentId: record.id,
+          step: 'failover',
+          message: `${candidate.target}: ${describeError(error)}; trying the next target`,
+        });
+        await destroy(provider, record).catch(() => {});
+        record = await tracker.update(record.id, {
+          attempts: [
+            ...record.attempts,
+            {
+              target: candidate.target,
+              provider: provider.provider,
+              region: record.region,
+              outcome: attemptOutcome(error),
+              reason: describeError(error),
+              at: new Date(),
+            },
+          ],
+        });
+      }
     }
     record = await tracker.transition(record.id, 'running', { from: ['provisioning'], actor });
     emit({
@@ -538,6 +683,7 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       cleanupFailure = describeError(cleanupError);
     }
     const attempts: AttemptRecord[] = [
+      ...record.attempts,
       {
         target: record.target,
         provider: record.provider,

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import {
   AbortedError,
   BudgetExceededError,
+  CapacityError,
   HealthTimeoutError,
   type InstanceRefV1,
   type RemoteProviderV1,
@@ -240,5 +241,101 @@ describe('zero-downtime redeploy (replace)', () => {
     const first = await manager.deploy({ blueprintDir: HELLO, ttl: '10m' });
     await manager.deploy({ blueprintDir: HELLO, ttl: '10m' });
     expect(await manager.get(first.id)).toMatchObject({ status: 'running' });
+  });
+});
+
+/** A provider that prices the request and then fails to create it with the given error. */
+function failingProvider(
+  id: string,
+  hourlyUsd: number,
+  error: () => Error,
+): RemoteProviderV1 & { deployCalls: number } {
+  const home = mkdtempSync(join(root, `${id}-`));
+  const provider = localWith(home, {
+    estimateCost: async () => ({ hourlyUsd, totalUsd: hourlyUsd, source: `test price of ${id}` }),
+    deployInstance: async () => {
+      provider.deployCalls++;
+      throw error();
+    },
+  }) as RemoteProviderV1 & { deployCalls: number };
+  Object.defineProperty(provider, 'provider', { value: id });
+  provider.deployCalls = 0;
+  return provider;
+}
+
+/** The real local provider under another id, with a price. */
+function pricedLocal(id: string, hourlyUsd: number): RemoteProviderV1 {
+  const home = mkdtempSync(join(root, `${id}-`));
+  const provider = localWith(home, {
+    estimateCost: async () => ({ hourlyUsd, totalUsd: hourlyUsd, source: `test price of ${id}` }),
+  });
+  Object.defineProperty(provider, 'provider', { value: id });
+  return provider;
+}
+
+describe('choosing and failing over', () => {
+  it('moves on to the next target after a capacity error and records why each attempt failed', async () => {
+    const full = failingProvider(
+      'full',
+      0.1,
+      () => new CapacityError({ message: 'no capacity in test-zone', provider: 'full' }),
+    );
+    const events: ManagerEvent[] = [];
+    const manager = newManager({ providers: [full, pricedLocal('spare', 0.2)], events });
+    const record = await manager.deploy({ blueprintDir: HELLO, ttl: '10m', autoSelect: true });
+    expect(full.deployCalls).toBe(1);
+    expect(record).toMatchObject({ status: 'running', target: 'spare', hourlyUsd: 0.2 });
+    expect(record.attempts.map((attempt) => [attempt.target, attempt.outcome])).toEqual([
+      ['full', 'capacity'],
+      ['spare', 'ok'],
+    ]);
+    expect(record.attempts[0]!.reason).toContain('no capacity in test-zone');
+    expect(events.some((event) => event.step === 'failover')).toBe(true);
+  });
+
+  it('does not fail over on bad input or an unexpected error', async () => {
+    const broken = failingProvider('broken', 0.1, () => new Error('boom'));
+    const spare = pricedLocal('spare', 0.2);
+    const manager = newManager({ providers: [broken, spare] });
+    await expect(manager.deploy({ blueprintDir: HELLO, ttl: '10m', autoSelect: true })).rejects.toThrow(
+      'boom',
+    );
+    const [record] = await manager.list();
+    expect(record).toMatchObject({ status: 'failed', target: 'broken' });
+  });
+
+  it('--auto-select picks the cheapest target that fits', async () => {
+    const manager = newManager({
+      providers: [pricedLocal('dear', 0.5), pricedLocal('cheap', 0.05), pricedLocal('mid', 0.2)],
+    });
+    const plan = await manager.deploy({ blueprintDir: HELLO, ttl: '10m', autoSelect: true, dryRun: true });
+    expect(plan).toMatchObject({ target: 'cheap', hourlyUsd: 0.05 });
+  });
+
+  it('follows the [policy] list in order, skipping entries that name nothing', async () => {
+    const manager = createManager({
+      paths: resolvePaths({ BP_HOME: mkdtempSync(join(root, 'policy-')) }),
+      providers: [pricedLocal('cheap', 0.05), pricedLocal('mid', 0.2)],
+      config: { policy: { cost_optimized: ['vultr', 'mid', 'cheap'] } },
+    });
+    managers.push(manager);
+    const plan = await manager.deploy({ blueprintDir: HELLO, ttl: '10m', dryRun: true });
+    expect(plan).toMatchObject({ target: 'mid' });
+    const record = await manager.deploy({ blueprintDir: HELLO, ttl: '10m' });
+    expect(record.attempts[0]).toMatchObject({ target: 'vultr', outcome: 'unsupported' });
+    expect(record.attempts.at(-1)).toMatchObject({ target: 'mid', outcome: 'ok' });
+  });
+
+  it('refuses with a budget error (nothing created) when every candidate is over the limit', async () => {
+    const dear = failingProvider('dear', 3, () => new Error('must not be called'));
+    const manager = newManager({
+      providers: [dear, failingProvider('dearer', 5, () => new Error('must not be called'))],
+    });
+    const error = await manager
+      .deploy({ blueprintDir: HELLO, ttl: '10m', autoSelect: true, maxHourlyUsd: 2 })
+      .catch((caught) => caught);
+    expect(BudgetExceededError.isInstance(error)).toBe(true);
+    expect(dear.deployCalls).toBe(0);
+    expect(await manager.list()).toEqual([]);
   });
 });

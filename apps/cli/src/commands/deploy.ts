@@ -77,20 +77,11 @@ export function deployCommand(wrap: Wrap): CommandModule<GlobalOptions, DeployAr
         })
         .option('replace', {
           type: 'boolean',
-          describe: 'Zero-downtime redeploy: stop running deployments of the same name once this one is healthy',
+          describe:
+            'Zero-downtime redeploy: stop running deployments of the same name once this one is healthy',
         }),
     handler: wrap(async (argv: DeployArgs) => {
       const context = createContext(argv);
-      if (argv['auto-select']) {
-        // Selection by price needs the catalog; refuse rather than silently deploy somewhere else.
-        const { UnsupportedCapabilityError } = await import('@bp/provider');
-        throw new UnsupportedCapabilityError({
-          provider: 'bp',
-          capability: 'auto-select',
-          message:
-            '--auto-select needs the price catalog, which this version of bp does not ship yet; name a --target',
-        });
-      }
       const manager = await context.manager();
       const request = {
         blueprintDir: argv.dir,
@@ -108,6 +99,7 @@ export function deployCommand(wrap: Wrap): CommandModule<GlobalOptions, DeployAr
         waitTimeout: argv['wait-timeout'],
         maxHourlyUsd: argv['max-hourly'],
         replace: argv.replace,
+        autoSelect: argv['auto-select'],
         signal: context.signal,
       };
       if (argv['dry-run'] || argv.interactive) {
