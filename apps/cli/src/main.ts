@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import yargs, { type Argv } from 'yargs';
+import { alertCommand } from './commands/alert.js';
 import { configureCommand } from './commands/configure.js';
+import { costsCommand } from './commands/costs.js';
 import { deployCommand } from './commands/deploy.js';
 import { logsCommand } from './commands/logs.js';
 import { providersCommand } from './commands/providers.js';
@@ -28,6 +30,7 @@ const VALUE_OPTIONS = new Set([
   '--gpu-model',
   '--max-hourly',
   '--tail',
+  '--monthly-limit',
 ]);
 
 function joinNegativeValues(args: string[]): string[] {
@@ -75,6 +78,8 @@ function build(args: string[], run: (handler: () => Promise<number>) => void): A
       .command(terminateCommand(wrap))
       .command(configureCommand(wrap))
       .command(providersCommand(wrap))
+      .command(costsCommand(wrap))
+      .command(alertCommand(wrap))
       .demandCommand(1, 'name a command: bp --help lists them')
       .strict()
       .recommendCommands()

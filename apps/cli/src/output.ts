@@ -1,4 +1,4 @@
-import type { DeploymentRecord } from '@bp/manager';
+import { accruedUsd as accrued, type DeploymentRecord } from '@bp/manager';
 
 /** Progress on stderr: a spinner line on a TTY, plain lines otherwise. */
 export interface Progress {
@@ -58,12 +58,6 @@ export function formatDuration(ms: number): string {
   const hours = Math.floor(minutes / 60);
   if (hours < 24) return `${hours}h${minutes % 60 ? `${minutes % 60}m` : ''}`;
   return `${Math.floor(hours / 24)}d${hours % 24 ? `${hours % 24}h` : ''}`;
-}
-
-function accrued(record: DeploymentRecord, now: Date): number {
-  if (!record.startedAt) return 0;
-  const end = record.stoppedAt ?? now;
-  return (record.hourlyUsd * Math.max(0, end.getTime() - record.startedAt.getTime())) / 3_600_000;
 }
 
 /** The JSON shape of a deployment record (`deploy --json`, `status --json`). */

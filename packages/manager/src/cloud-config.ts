@@ -28,6 +28,8 @@ export interface CloudConfig {
   defaults?: { ttl?: string; spot?: boolean; max_hourly_usd?: number; wait_timeout?: string };
   targets?: Record<string, TargetConfig>;
   policy?: { gpu?: string[]; cpu_intensive?: string[]; cost_optimized?: string[] };
+  /** A monthly budget (`bp alert`): deploys that would exceed it are refused; running ones are checked. */
+  budget?: { monthly_limit_usd: number; action?: 'notify' | 'terminate' };
 }
 
 // zod loads only when there is a cloud.toml to check, so commands without one start faster.
@@ -62,6 +64,12 @@ async function cloudConfigSchema() {
         gpu: z.array(z.string()).optional(),
         cpu_intensive: z.array(z.string()).optional(),
         cost_optimized: z.array(z.string()).optional(),
+      })
+      .optional(),
+    budget: z
+      .strictObject({
+        monthly_limit_usd: z.number().positive(),
+        action: z.enum(['notify', 'terminate']).optional(),
       })
       .optional(),
   });
@@ -156,14 +164,41 @@ export async function writeTarget(file: string, update: TargetUpdate): Promise<C
   targets[update.name] = target;
   const next: CloudConfig = { ...config, targets };
   if (update.setDefault) next.default_target = update.name;
-  // Validate what we are about to write with the same rules as a read.
+  await writeCloudConfig(file, next);
+  return next;
+}
+
+/** Stores the monthly budget of `bp alert` in cloud.toml, keeping everything else. */
+export async function writeBudget(
+  file: string,
+  budget: { monthlyLimitUsd: number; action?: 'notify' | 'terminate' },
+): Promise<CloudConfig> {
+  if (!Number.isFinite(budget.monthlyLimitUsd) || budget.monthlyLimitUsd <= 0) {
+    throw new ValidationError({
+      path: '--monthly-limit',
+      reason: `'${budget.monthlyLimitUsd}' must be a positive amount of USD`,
+    });
+  }
+  const config = await loadCloudConfig(file);
+  const next: CloudConfig = {
+    ...config,
+    budget: {
+      monthly_limit_usd: budget.monthlyLimitUsd,
+      action: budget.action ?? config.budget?.action ?? 'notify',
+    },
+  };
+  await writeCloudConfig(file, next);
+  return next;
+}
+
+/** Writes cloud.toml atomically (0600), after checking it with the same rules as a read. */
+async function writeCloudConfig(file: string, config: CloudConfig): Promise<void> {
   const { stringify } = await import('smol-toml');
-  const text = stringify(next);
+  const text = stringify(config);
   await parseCloudConfig(text, file);
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   const temporary = `${file}.${process.pid}.tmp`;
   await writeFile(temporary, `${text}\n`, { mode: 0o600 });
   await chmod(temporary, 0o600);
   await rename(temporary, file);
-  return next;
 }

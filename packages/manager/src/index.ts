@@ -5,6 +5,7 @@ export type {
   DeploymentStatus,
   DeploymentStore,
 } from '@bp/tracker';
+export { BUDGET_THRESHOLDS, type BudgetStatus, budgetStatus, monthOf } from './budget.js';
 export {
   type CloudConfig,
   loadCloudConfig,
@@ -13,11 +14,14 @@ export {
   parseCloudConfig,
   type TargetConfig,
   type TargetUpdate,
+  writeBudget,
   writeTarget,
 } from './cloud-config.js';
 export {
   accruedUsd,
+  type CostReport,
   createManager,
+  type DeploymentCost,
   type DeployPlan,
   type DeployRequest,
   type Manager,

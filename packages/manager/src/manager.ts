@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import {
   AbortedError,
   BpError,
@@ -15,6 +16,15 @@ import {
   type WorkloadV1,
 } from '@bp/provider';
 import type { AttemptRecord, DeploymentRecord, DeploymentStatus, DeploymentStore } from '@bp/tracker';
+import {
+  accruedBetween,
+  BUDGET_THRESHOLDS,
+  type BudgetStatus,
+  billedSpan,
+  budgetStatus,
+  isBilling,
+  monthlyShareOf,
+} from './budget.js';
 import { type CloudConfig, loadCloudConfig } from './cloud-config.js';
 import { type BpPaths, resolvePaths } from './paths.js';
 import { planCandidates } from './selection.js';
@@ -88,6 +98,33 @@ export interface DeployPlan {
   resources: ResourceRequestV1;
 }
 
+/** One deployment's cost, from its real start and stop times. */
+export interface DeploymentCost {
+  id: string;
+  name: string;
+  target: string;
+  provider: string;
+  status: DeploymentStatus;
+  hourlyUsd: number;
+  /** When billing started (the first create call) and stopped (or now, while it runs). */
+  billedFrom?: Date;
+  billedTo?: Date;
+  hours: number;
+  /** Accrued over its whole life. */
+  accruedUsd: number;
+  /** Accrued since the report's `since`. */
+  sinceUsd: number;
+}
+
+/** What `bp costs` shows. */
+export interface CostReport {
+  since: Date;
+  deployments: DeploymentCost[];
+  /** Sum of `sinceUsd`. */
+  totalUsd: number;
+  budget?: BudgetStatus;
+}
+
 /** The deploy flow as a library. */
 export interface Manager {
   /** Resolve → choose → price → record intent → create → wait until healthy (or undo) → record. */
@@ -109,8 +146,14 @@ export interface Manager {
     idOrPrefix: string,
     options?: { reason?: string; signal?: AbortSignal },
   ): Promise<DeploymentRecord>;
-  /** Terminates every expired deployment and finishes interrupted terminations. */
+  /**
+   * Terminates every expired deployment, finishes interrupted terminations, and checks
+   * the monthly budget: warns (once a month) at 50/80/100 % and, with action
+   * `terminate`, terminates billing deployments newest first once it is spent.
+   */
   reap(options?: { signal?: AbortSignal }): Promise<DeploymentRecord[]>;
+  /** Accrued cost per deployment that billed since `since` (default 30 days), and the budget's state. */
+  costs(options?: { since?: Date }): Promise<CostReport>;
   /** The configured targets with their types. */
   targets(): Promise<ResolvedTarget[]>;
   /** The provider behind a target (created on first use). */
@@ -120,11 +163,15 @@ export interface Manager {
   close(): Promise<void>;
 }
 
-/** Hourly cost accrued so far, from the record's real start and stop times. */
+/**
+ * Cost accrued so far: the hourly price times the time from the first create call
+ * (billing starts there, healthy or not) to the stop, or to now while it runs.
+ */
 export function accruedUsd(record: DeploymentRecord, now = new Date()): number {
-  if (!record.startedAt) return 0;
+  const start = record.provisionedAt ?? record.startedAt;
+  if (!start) return 0;
   const end = record.stoppedAt ?? now;
-  const hours = Math.max(0, end.getTime() - record.startedAt.getTime()) / 3_600_000;
+  const hours = Math.max(0, end.getTime() - start.getTime()) / 3_600_000;
   return record.hourlyUsd * hours;
 }
 
@@ -261,7 +308,14 @@ export function createManager(settings: ManagerSettings = {}): Manager {
   async function priceCandidate(
     target: string,
     what: { workload: WorkloadV1; resources: ResourceRequestV1; blueprintFile: string },
-    options: { region?: string; durationHours: number; maxHourly?: number; signal?: AbortSignal },
+    options: {
+      region?: string;
+      durationHours: number;
+      maxHourly?: number;
+      expiresAt: Date;
+      budget?: BudgetStatus;
+      signal?: AbortSignal;
+    },
   ): Promise<Candidate> {
     const provider = await providerFor(target);
     const { capabilities } = provider;
@@ -299,6 +353,18 @@ export function createManager(settings: ManagerSettings = {}): Manager {
         limitUsd: options.maxHourly,
         period: 'hour',
       });
+    }
+    const budget = options.budget;
+    if (budget && estimate.hourlyUsd > 0) {
+      const month = budget.projectedUsd + monthlyShareOf(estimate.hourlyUsd, options.expiresAt, new Date());
+      if (month > budget.monthlyLimitUsd) {
+        throw new BudgetExceededError({
+          priceUsd: month,
+          limitUsd: budget.monthlyLimitUsd,
+          period: 'month',
+          message: `refused by the monthly budget: at $${estimate.hourlyUsd.toFixed(4)}/h until its expiry, ${target} would bring ${budget.month} to $${month.toFixed(2)}, over the limit of $${budget.monthlyLimitUsd.toFixed(2)}`,
+        });
+      }
     }
     return { target, provider, workload, estimate };
   }
@@ -450,6 +516,8 @@ export function createManager(settings: ManagerSettings = {}): Manager {
     const durationHours = ttlMs / 3_600_000;
     const maxHourly = request.maxHourlyUsd ?? cloud.defaults?.max_hourly_usd;
     const plan = planCandidates(cloud, await allTargets(), request, resourceRequest);
+    const expiresAt = new Date(Date.now() + ttlMs);
+    const budget = cloud.budget ? budgetStatus(await tracker.list(), cloud.budget, new Date()) : undefined;
     const attempts: AttemptRecord[] = plan.skipped.map((skip) => ({
       target: skip.entry,
       provider: skip.entry,
@@ -474,6 +542,8 @@ export function createManager(settings: ManagerSettings = {}): Manager {
                 region: request.region,
                 durationHours,
                 maxHourly,
+                expiresAt,
+                budget,
                 signal,
               },
             ),
@@ -508,7 +578,6 @@ export function createManager(settings: ManagerSettings = {}): Manager {
         })
       );
     }
-    const expiresAt = new Date(Date.now() + ttlMs);
     const spec = { workload, resources: resourceRequest, secretNames: Object.keys(secrets) };
     const first = viable[0]!;
     if (request.dryRun) {
@@ -767,7 +836,93 @@ export function createManager(settings: ManagerSettings = {}): Manager {
         });
       }
     }
+    reaped.push(...(await enforceBudget(options.signal)));
     return reaped;
+  }
+
+  /** Warns once a month per threshold; with action `terminate`, stops billing deployments newest first once spent. */
+  async function enforceBudget(signal?: AbortSignal): Promise<DeploymentRecord[]> {
+    const budget = (await config()).budget;
+    if (!budget) return [];
+    const tracker = await store();
+    const now = new Date();
+    const records = await tracker.list();
+    const status = budgetStatus(records, budget, now);
+    const alertsFile = join(paths.stateDir, 'budget-alerts.json');
+    const alerts = await readFile(alertsFile, 'utf8')
+      .then((text) => JSON.parse(text) as { month: string; notified: number[] })
+      .catch(() => ({ month: status.month, notified: [] as number[] }));
+    const notified = alerts.month === status.month ? alerts.notified : [];
+    const crossed = BUDGET_THRESHOLDS.filter(
+      (threshold) => status.percentUsed >= threshold && !notified.includes(threshold),
+    );
+    if (crossed.length > 0) {
+      emit({
+        step: 'budget',
+        message: `budget: $${status.monthToDateUsd.toFixed(2)} of $${status.monthlyLimitUsd.toFixed(2)} spent in ${status.month} (${Math.floor(status.percentUsed)} %, past ${crossed.at(-1)} %)`,
+      });
+      const temporary = `${alertsFile}.${process.pid}.tmp`;
+      await writeFile(
+        temporary,
+        JSON.stringify({ month: status.month, notified: [...notified, ...crossed] }),
+        { mode: 0o600 },
+      );
+      await rename(temporary, alertsFile);
+    }
+    if (status.percentUsed < 100 || status.action !== 'terminate') return [];
+    const stopped: DeploymentRecord[] = [];
+    // Newest first: the most recent spending is the least established.
+    for (const record of records.filter(
+      (candidate) => candidate.status === 'running' && isBilling(candidate),
+    )) {
+      try {
+        stopped.push(
+          await terminate(record.id, {
+            reason: `monthly budget of $${budget.monthly_limit_usd} spent`,
+            signal,
+          }),
+        );
+      } catch (error) {
+        emit({
+          deploymentId: record.id,
+          step: 'budget',
+          message: `could not stop ${record.id}: ${describeError(error)}`,
+        });
+      }
+    }
+    return stopped;
+  }
+
+  async function costs(options: { since?: Date } = {}): Promise<CostReport> {
+    const now = new Date();
+    const since = options.since ?? new Date(now.getTime() - 30 * 24 * 3_600_000);
+    const records = await (await store()).list();
+    const deployments: DeploymentCost[] = [];
+    for (const record of records) {
+      const span = billedSpan(record, now);
+      if (span && span.to < since) continue;
+      if (!span && record.createdAt < since) continue;
+      deployments.push({
+        id: record.id,
+        name: record.name,
+        target: record.target,
+        provider: record.provider,
+        status: record.status,
+        hourlyUsd: record.hourlyUsd,
+        billedFrom: span?.from,
+        billedTo: span?.to,
+        hours: span ? (span.to.getTime() - span.from.getTime()) / 3_600_000 : 0,
+        accruedUsd: accruedUsd(record, now),
+        sinceUsd: accruedBetween(record, since, now, now),
+      });
+    }
+    const budget = (await config()).budget;
+    return {
+      since,
+      deployments,
+      totalUsd: deployments.reduce((sum, deployment) => sum + deployment.sinceUsd, 0),
+      budget: budget ? budgetStatus(records, budget, now) : undefined,
+    };
   }
 
   async function refresh(idOrPrefix: string, signal?: AbortSignal): Promise<DeploymentRecord> {
@@ -823,6 +978,7 @@ export function createManager(settings: ManagerSettings = {}): Manager {
     },
     terminate,
     reap,
+    costs,
     async targets() {
       return listTargets(await config());
     },

@@ -339,3 +339,62 @@ describe('choosing and failing over', () => {
     expect(await manager.list()).toEqual([]);
   });
 });
+
+describe('costs and budgets', () => {
+  it('bp costs: accrued cost is the price times the real time from the create call to the stop', async () => {
+    const manager = newManager({ providers: [pricedLocal('paid', 3.6)] });
+    const record = await manager.deploy({ blueprintDir: HELLO, ttl: '10m' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const stopped = await manager.terminate(record.id);
+    const report = await manager.costs();
+    const cost = report.deployments.find((entry) => entry.id === record.id)!;
+    const hours = (stopped.stoppedAt!.getTime() - stopped.provisionedAt!.getTime()) / 3_600_000;
+    expect(cost.hours).toBeCloseTo(hours, 10);
+    expect(cost.accruedUsd).toBeCloseTo(3.6 * hours, 10);
+    expect(cost.accruedUsd).toBeGreaterThan(3.6 * (0.5 / 3600));
+    expect(report.totalUsd).toBeCloseTo(cost.sinceUsd, 10);
+  });
+
+  it('refuses a deploy that would take the month over the budget, creating nothing', async () => {
+    const manager = createManager({
+      paths: resolvePaths({ BP_HOME: mkdtempSync(join(root, 'budget-')) }),
+      providers: [pricedLocal('paid', 1)],
+      config: { budget: { monthly_limit_usd: 1 } },
+    });
+    managers.push(manager);
+    const error = await manager.deploy({ blueprintDir: HELLO, ttl: '2h' }).catch((caught) => caught);
+    expect(BudgetExceededError.isInstance(error), String(error)).toBe(true);
+    expect(error).toMatchObject({ period: 'month', limitUsd: 1 });
+    expect(error.message).toMatch(/monthly budget/);
+    expect(await manager.list()).toEqual([]);
+  });
+
+  it('the reaper warns once per threshold and, with action terminate, stops billing deployments newest first', async () => {
+    const home = mkdtempSync(join(root, 'spent-'));
+    const paid = pricedLocal('paid', 36);
+    const spender = createManager({ paths: resolvePaths({ BP_HOME: home }), providers: [paid] });
+    managers.push(spender);
+    const older = await spender.deploy({ blueprintDir: HELLO, ttl: '10m' });
+    const newer = await spender.deploy({ blueprintDir: HELLO, ttl: '10m' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const events: ManagerEvent[] = [];
+    const enforcer = createManager({
+      paths: resolvePaths({ BP_HOME: home }),
+      providers: [paid],
+      config: { budget: { monthly_limit_usd: 0.001, action: 'terminate' } },
+      onEvent: (event) => events.push(event),
+    });
+    managers.push(enforcer);
+    const stopped = await enforcer.reap();
+    expect(stopped.map((record) => record.id)).toEqual([newer.id, older.id]);
+    expect(await enforcer.get(older.id)).toMatchObject({
+      status: 'terminated',
+      reason: 'monthly budget of $0.001 spent',
+    });
+    const warnings = events.filter((event) => event.step === 'budget');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.message).toMatch(/past 100 %/);
+    await enforcer.reap();
+    expect(events.filter((event) => event.step === 'budget')).toHaveLength(1);
+  });
+});

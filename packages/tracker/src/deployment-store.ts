@@ -39,6 +39,8 @@ export interface DeploymentRecord {
   hourlyUsd: number;
   createdAt: Date;
   updatedAt: Date;
+  /** When the provider was first asked to create it (the first move to provisioning): billing starts here. */
+  provisionedAt?: Date;
   /** When it first became `running`. */
   startedAt?: Date;
   /** When it last became `terminated` or `failed`. */

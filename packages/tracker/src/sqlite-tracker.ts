@@ -48,6 +48,8 @@ const MIGRATIONS = [
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   INSERT INTO meta (key, value) VALUES ('installation_id', lower(hex(randomblob(16))));
   CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);`,
+  // When the provider was first asked to create it: billing starts here, not at health.
+  'ALTER TABLE deployments ADD COLUMN provisioned_at INTEGER;',
 ];
 
 interface DeploymentRow {
@@ -64,6 +66,7 @@ interface DeploymentRow {
   hourly_usd: number;
   created_at: number;
   updated_at: number;
+  provisioned_at: number | null;
   started_at: number | null;
   stopped_at: number | null;
   expires_at: number;
@@ -87,7 +90,7 @@ interface AuditRow {
 
 const COLUMNS = (
   'id name status target provider region instance_type spec blueprint_dir endpoint hourly_usd created_at ' +
-  'updated_at started_at stopped_at expires_at resource_ids tags reason last_log_lines attempts version'
+  'updated_at provisioned_at started_at stopped_at expires_at resource_ids tags reason last_log_lines attempts version'
 ).split(' ');
 const MUTABLE_COLUMNS = COLUMNS.filter((column) => !['id', 'name', 'created_at', 'version'].includes(column));
 const INSERT_DEPLOYMENT = `INSERT INTO deployments (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((column) => `@${column}`).join(', ')})`;
@@ -283,6 +286,7 @@ class SqliteDeploymentStore implements DeploymentStore {
         const now = Date.now();
         const next = withPatch(record, options.patch ?? {});
         next.status = to;
+        if (to === 'provisioning' && !next.provisionedAt) next.provisionedAt = new Date(now);
         if (to === 'running' && !next.startedAt) next.startedAt = new Date(now);
         if (STOPPED.has(to)) next.stoppedAt = new Date(now);
         if (options.reason !== undefined && options.patch?.reason === undefined && ENDING.has(to))
@@ -384,6 +388,7 @@ function toRow(record: DeploymentRecord): DeploymentRow {
     hourly_usd: record.hourlyUsd,
     created_at: record.createdAt.getTime(),
     updated_at: record.updatedAt.getTime(),
+    provisioned_at: record.provisionedAt?.getTime() ?? null,
     started_at: record.startedAt?.getTime() ?? null,
     stopped_at: record.stoppedAt?.getTime() ?? null,
     expires_at: record.expiresAt.getTime(),
@@ -415,6 +420,7 @@ function toRecord(row: DeploymentRow): DeploymentRecord {
   record.hourlyUsd = row.hourly_usd;
   record.createdAt = new Date(row.created_at);
   record.updatedAt = new Date(row.updated_at);
+  if (row.provisioned_at !== null) record.provisionedAt = new Date(row.provisioned_at);
   if (row.started_at !== null) record.startedAt = new Date(row.started_at);
   if (row.stopped_at !== null) record.stoppedAt = new Date(row.stopped_at);
   record.expiresAt = new Date(row.expires_at);

@@ -93,6 +93,7 @@ describe('create and get', () => {
       'instanceType',
       'blueprintDir',
       'endpoint',
+      'provisionedAt',
       'startedAt',
       'stoppedAt',
       'reason',
@@ -270,6 +271,8 @@ describe('transition', () => {
 
   it('sets startedAt on the first move to running and stoppedAt on terminated or failed, and keeps the reason', async () => {
     const record = await createAt('running');
+    expect(record.provisionedAt).toBeInstanceOf(Date);
+    expect(record.provisionedAt!.getTime()).toBeLessThanOrEqual(record.startedAt!.getTime());
     expect(record.startedAt).toBeInstanceOf(Date);
     expect(record.stoppedAt).toBeUndefined();
     const failed = await store.transition(record.id, 'failed', { reason: 'health check timed out' });
