@@ -1,9 +1,11 @@
 import { createRequire } from 'node:module';
 import yargs, { type Argv } from 'yargs';
 import { alertCommand } from './commands/alert.js';
+import { catalogCommand } from './commands/catalog.js';
 import { configureCommand } from './commands/configure.js';
 import { costsCommand } from './commands/costs.js';
 import { deployCommand } from './commands/deploy.js';
+import { estimateCommand } from './commands/estimate.js';
 import { logsCommand } from './commands/logs.js';
 import { providersCommand } from './commands/providers.js';
 import { statusCommand } from './commands/status.js';
@@ -31,6 +33,8 @@ const VALUE_OPTIONS = new Set([
   '--max-hourly',
   '--tail',
   '--monthly-limit',
+  '--duration',
+  '--limit',
 ]);
 
 function joinNegativeValues(args: string[]): string[] {
@@ -73,6 +77,7 @@ function build(args: string[], run: (handler: () => Promise<number>) => void): A
         describe: 'Answer yes to prompts (implied without a TTY)',
       })
       .command(deployCommand(wrap))
+      .command(estimateCommand(wrap))
       .command(statusCommand(wrap))
       .command(logsCommand(wrap))
       .command(terminateCommand(wrap))
@@ -80,6 +85,7 @@ function build(args: string[], run: (handler: () => Promise<number>) => void): A
       .command(providersCommand(wrap))
       .command(costsCommand(wrap))
       .command(alertCommand(wrap))
+      .command(catalogCommand(wrap))
       .demandCommand(1, 'name a command: bp --help lists them')
       .strict()
       .recommendCommands()

@@ -39,6 +39,12 @@ describe('startup', () => {
     expect(modules.filter((url) => CLOUD_SDKS.test(url))).toEqual([]);
   });
 
+  it('bp estimate loads no cloud SDK', async () => {
+    const modules = await loadedModules(['estimate', '--cpu', '2', '--memory', '4', '--compare']);
+    expect(modules.some((url) => url.includes('/packages/pricing/'))).toBe(true);
+    expect(modules.filter((url) => CLOUD_SDKS.test(url))).toEqual([]);
+  });
+
   it('bp --version prints the package version', async () => {
     const result = await runBp(['--version'], home);
     const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));

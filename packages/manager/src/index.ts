@@ -17,6 +17,7 @@ export {
   writeBudget,
   writeTarget,
 } from './cloud-config.js';
+export { type EstimateRequest, type EstimateResult, estimate } from './estimate.js';
 export {
   accruedUsd,
   type CostReport,

@@ -1,5 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { CatalogInfo, InstallCatalogResult } from '@bp/pricing';
 import {
   AbortedError,
   BpError,
@@ -26,6 +27,7 @@ import {
   monthlyShareOf,
 } from './budget.js';
 import { type CloudConfig, loadCloudConfig } from './cloud-config.js';
+import { type EstimateRequest, type EstimateResult, estimate } from './estimate.js';
 import { type BpPaths, resolvePaths } from './paths.js';
 import { planCandidates } from './selection.js';
 import { createProviderForTarget, listTargets, type ResolvedTarget } from './targets.js';
@@ -154,6 +156,12 @@ export interface Manager {
   reap(options?: { signal?: AbortSignal }): Promise<DeploymentRecord[]>;
   /** Accrued cost per deployment that billed since `since` (default 30 days), and the budget's state. */
   costs(options?: { since?: Date }): Promise<CostReport>;
+  /** Prices a blueprint or a resource request from the offline catalog (the user's newer one if installed). */
+  estimate(request: EstimateRequest): Promise<EstimateResult>;
+  /** The price catalog in use: sources, dates, row counts. */
+  catalogInfo(): Promise<CatalogInfo>;
+  /** Validates a catalog file and installs it for this user (`$BP_HOME`). */
+  installCatalog(file: string, options?: { force?: boolean }): Promise<InstallCatalogResult>;
   /** The configured targets with their types. */
   targets(): Promise<ResolvedTarget[]>;
   /** The provider behind a target (created on first use). */
@@ -979,6 +987,15 @@ export function createManager(settings: ManagerSettings = {}): Manager {
     terminate,
     reap,
     costs,
+    estimate: (request: EstimateRequest) => estimate({ catalogDir: paths.home, ...request }),
+    async catalogInfo() {
+      const { catalogInfo } = await import('@bp/pricing');
+      return catalogInfo({ userDir: paths.home });
+    },
+    async installCatalog(file: string, options: { force?: boolean } = {}) {
+      const { installCatalog } = await import('@bp/pricing');
+      return installCatalog(resolve(file), paths.home, options);
+    },
     async targets() {
       return listTargets(await config());
     },

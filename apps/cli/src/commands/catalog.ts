@@ -1,0 +1,74 @@
+import type { CommandModule } from 'yargs';
+import { createContext, type GlobalOptions, type Wrap } from '../context.js';
+import { EXIT, UsageError } from '../errors.js';
+import { table } from '../output.js';
+
+interface CatalogArgs extends GlobalOptions {
+  action: string;
+  from?: string;
+  force?: boolean;
+}
+
+export function catalogCommand(wrap: Wrap): CommandModule<GlobalOptions, CatalogArgs> {
+  return {
+    command: 'catalog [action]',
+    describe: "The price catalog: 'info' (sources, age, size) or 'update --from FILE'",
+    builder: (yargs) =>
+      yargs
+        .positional('action', { type: 'string', default: 'info', choices: ['info', 'update'] })
+        .option('from', {
+          type: 'string',
+          describe: 'A catalog file (as built by bp) to validate and install',
+        })
+        .option('force', { type: 'boolean', describe: 'Install even if it is older than the one in use' }),
+    handler: wrap(async (argv: CatalogArgs) => {
+      const context = createContext(argv);
+      const manager = await context.manager();
+      if (argv.action === 'update') {
+        if (!argv.from) throw new UsageError('catalog update: --from FILE is required');
+        const installed = await manager.installCatalog(argv.from, { force: argv.force });
+        context.print(
+          installed,
+          () =>
+            `installed catalog ${installed.version} at ${installed.path}${installed.active ? '' : ` (not used: the shipped ${installed.shippedVersion} is newer)`}`,
+        );
+        return EXIT.ok;
+      }
+      const info = await manager.catalogInfo();
+      context.print(info, () =>
+        [
+          `catalog ${info.version} (${info.origin}, ${info.path}, ${Math.round(info.bytes / 1024)} KiB)`,
+          `data from ${info.oldestDataDate} to ${info.newestDataDate} (${info.ageDays} days old), ${info.rows} rows`,
+          table(
+            [
+              'PROVIDER',
+              'DATA DATE',
+              'ROWS',
+              'TYPES',
+              'REGIONS',
+              'PRICED',
+              'NO PRICE',
+              'NO SPECS',
+              'SPOT',
+              'SUSPECT',
+            ],
+            Object.entries(info.providers).map(([name, provider]) => [
+              name,
+              provider.dataDate,
+              String(provider.rows),
+              String(provider.instanceTypes),
+              String(provider.regions),
+              String(provider.priced),
+              String(provider.noPrice),
+              String(provider.noSpecs),
+              String(provider.withSpot),
+              String(provider.suspect),
+            ]),
+          ),
+          ...info.warnings.map((warning) => `warning: ${warning}`),
+        ].join('\n'),
+      );
+      return EXIT.ok;
+    }),
+  };
+}
