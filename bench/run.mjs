@@ -1,6 +1,7 @@
 // Runs bp's benchmarks. Each prints bp's time, its peer's, measured in the same
-// run, and the ratio against the target. Usage: node bench/run.mjs [startup|deploy-local|status-10k]
-const all = ['startup', 'deploy-local', 'status-10k'];
+// run, and the ratio against the target.
+// Usage: node bench/run.mjs [startup|deploy-local|status-10k|estimate|../packages/pricing/bench/cheapest-fit]
+const all = ['startup', 'deploy-local', 'status-10k', 'estimate', '../packages/pricing/bench/cheapest-fit'];
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : all;
 let missed = 0;
 for (const name of chosen) {

@@ -19,7 +19,7 @@ export interface EstimateRequest {
   region?: string;
   /** Rank every provider × region × instance that fits rather than the best few. */
   compare?: boolean;
-  /** Options listed without `compare`. Default 10. */
+  /** At most this many options (the cheapest). Default: 10 without `compare`, all with it. */
   limit?: number;
   /** Where a newer catalog installed by `bp catalog update` lives. */
   catalogDir?: string;
@@ -33,8 +33,6 @@ export interface EstimateResult {
   cheapest: (CompareOption & { storageUsd: number | null; monthlyUsd: number; notes: string[] }) | null;
   /** Sorted by hourlyUsd. */
   options: CompareOption[];
-  /** How many options fit in all (options may be cut to `limit`). */
-  totalOptions: number;
   catalogVersion: string;
 }
 
@@ -102,8 +100,9 @@ export async function estimate(request: EstimateRequest): Promise<EstimateResult
       reason: `the price catalog has no '${request.provider}' (it has ${known.join(', ')}; this machine, Docker and SSH hosts cost what you pay for them)`,
     });
   }
-  const comparison = pricing.compare({ catalog, request: spec, providers, regions, durationHours });
-  const options = request.compare ? comparison.options : comparison.options.slice(0, request.limit ?? 10);
+  const limit = request.limit ?? (request.compare ? undefined : 10);
+  const comparison = pricing.compare({ catalog, request: spec, providers, regions, durationHours, limit });
+  const options = comparison.options;
   let cheapest: EstimateResult['cheapest'] = null;
   if (comparison.cheapest) {
     const full: CostEstimate = pricing.estimateCost({
@@ -126,7 +125,6 @@ export async function estimate(request: EstimateRequest): Promise<EstimateResult
     durationHours,
     cheapest,
     options,
-    totalOptions: comparison.options.length,
     catalogVersion: catalog.info().version,
   };
 }

@@ -64,7 +64,8 @@ export function estimateCommand(wrap: Wrap): CommandModule<GlobalOptions, Estima
         provider: argv.provider,
         region: argv.region,
         compare: argv.compare,
-        limit: argv.limit,
+        // The table shows --limit rows; only --json --compare needs every option.
+        limit: argv.json && argv.compare ? undefined : argv.limit,
       });
       const { spec } = result;
       context.print(
@@ -110,8 +111,9 @@ export function estimateCommand(wrap: Wrap): CommandModule<GlobalOptions, Estima
               ]),
             ),
           ];
-          if (result.totalOptions > shown.length)
-            lines.push(`… ${result.totalOptions - shown.length} more (--limit, or --json)`);
+          if (shown.length === argv.limit) {
+            lines.push(`(the ${argv.limit} cheapest: --limit N for more, --json --compare for all)`);
+          }
           const best = result.cheapest;
           lines.push(
             `cheapest for ${want}: ${best.provider} ${best.region} ${best.instanceType} at ${usd(best.hourlyUsd)}/h, ${usd(best.totalUsd)} for ${argv.duration}, ${usd(best.monthlyUsd)}/month` +
