@@ -31,6 +31,8 @@ import { isGroupAlive, processStartTime, signalGroup } from './process-tree.ts';
 // Node's setTimeout holds at most 2^31-1 ms (about 24.8 days); longer deadlines re-arm.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+// Set for this process's own start-up only; the service gets the caller's environment without it.
+delete process.env.NODE_COMPILE_CACHE;
 const config = parseConfig(await readStdin());
 const paths = instancePaths(config.stateDir, config.deploymentId);
 const logFile = openSync(paths.logs, 'a', 0o600);
