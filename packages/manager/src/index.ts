@@ -38,7 +38,6 @@ export {
   type TargetName,
 } from './selection.js';
 export {
-  chooseTarget,
   createProviderForTarget,
   isProviderInstalled,
   LOCAL_TARGET,

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
-import { type RemoteProviderV1, UnsupportedCapabilityError, ValidationError } from '@bp/provider';
+import { type RemoteProviderV1, UnsupportedCapabilityError } from '@bp/provider';
 import type { CloudConfig, ProviderType, TargetConfig } from './cloud-config.js';
-import { PROVIDER_TYPES } from './cloud-config.js';
 
 /** A named place to deploy to: a cloud.toml target or the built-in `local`. */
 export interface ResolvedTarget {
@@ -22,53 +21,6 @@ export function listTargets(config: CloudConfig): ResolvedTarget[] {
   }));
   if (!targets.some((target) => target.name === 'local')) targets.push(LOCAL_TARGET);
   return targets;
-}
-
-/**
- * Picks the target of a deploy: `--target NAME`, else the first target of
- * `--provider P` (the built-in one for `local`), else cloud.toml's
- * `default_target`, else this machine.
- */
-export function chooseTarget(
-  config: CloudConfig,
-  request: { target?: string; provider?: string },
-): ResolvedTarget {
-  const targets = listTargets(config);
-  if (request.target) {
-    const target = targets.find((candidate) => candidate.name === request.target);
-    if (!target) {
-      const known = targets.map((candidate) => candidate.name).join(', ');
-      throw new ValidationError({
-        path: '--target',
-        reason: `no target named '${request.target}' (known: ${known})`,
-      });
-    }
-    if (request.provider && target.type !== request.provider) {
-      throw new ValidationError({
-        path: '--provider',
-        reason: `target '${target.name}' is of type ${target.type}, not ${request.provider}`,
-      });
-    }
-    return target;
-  }
-  if (request.provider) {
-    if (!(PROVIDER_TYPES as readonly string[]).includes(request.provider)) {
-      throw new ValidationError({
-        path: '--provider',
-        reason: `unknown provider '${request.provider}' (known: ${PROVIDER_TYPES.join(', ')})`,
-      });
-    }
-    const target = targets.find((candidate) => candidate.type === request.provider);
-    if (!target) {
-      throw new ValidationError({
-        path: '--provider',
-        reason: `no target of type ${request.provider} in cloud.toml; add one with 'bp configure --provider ${request.provider}'`,
-      });
-    }
-    return target;
-  }
-  if (config.default_target) return chooseTarget(config, { target: config.default_target });
-  return LOCAL_TARGET;
 }
 
 /** Context a provider factory gets from the manager. */
