@@ -11,41 +11,20 @@
 // The provenance of the CSVs (source repositories, commits, dates) is known here for the
 // files SOURCE.md describes, recognised by their SHA-256. A newer CSV needs --provenance:
 // a JSON file { "<provider>": { "dataDate": "YYYY-MM-DD", "origins": [...], "notes": [...] } }.
-// The output is deterministic: the same inputs give the same bytes.
+// The output is deterministic: the same inputs give the same bytes. The CSV -> catalog logic is
+// src/catalog-builder.ts (shared with @bp/pricing-importers), imported as TypeScript: this script
+// needs a Node.js that strips types by default (22.18+, 23.6+ or 24, as in the repository's tools).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+// The builder is shared with @bp/pricing-importers; Node runs the TypeScript file directly.
+import { buildCatalogData } from '../src/catalog-builder.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PACKAGE = resolve(HERE, '..');
-const HEADER =
-  'provider,instance_type,region,zone,vcpus,memory_gib,gpu_model,gpu_count,gpu_memory_gib,price_hourly_usd,spot_price_hourly_usd';
 const PROVIDERS = ['aws', 'gcp', 'azure'];
-
-/** Flags, one bit each, on an instance type. Keep in step with src/catalog-data.ts. */
-const FLAG_SHARED_CORE = 1;
-const FLAG_BURSTABLE = 2;
-const FLAG_GPU_MODEL_FROM_NAME = 4;
-
-/** Suspect rule parameters (Azure only). Keep the README and SUSPECT_RULE in step. */
-const SUSPECT_THRESHOLD = 1.5;
-const SUSPECT_LOW_THRESHOLD = 0.4;
-const SUSPECT_MIN_GROUP = 5;
-const SUSPECT_RULE = [
-  'Azure only; rows with a GPU, without specs or without a price are never judged.',
-  'family = the size name without Standard_/Basic_, its size number, a constrained-core "-N" and "_Promo"',
-  '(Standard_D2as_v5 -> Das_v5, Standard_E32-8as_v5 -> Eas_v5).',
-  "per-vCPU price = price / vCPUs; a constrained-core size uses its parent size's vCPUs, since Azure bills it as the parent.",
-  "region level = median over sizes of (price in the region / that size's median price over all regions).",
-  `A row is suspect when (per-vCPU price / region level) is above ${SUSPECT_THRESHOLD}x the median of the same`,
-  `over every row of its family in every region (families with at least ${SUSPECT_MIN_GROUP} such rows),`,
-  `or below ${SUSPECT_LOW_THRESHOLD}x it (B-series excepted: their small sizes are not priced per vCPU).`,
-  'Why: some Azure rows carry the Windows price (SOURCE.md gap 2); the Windows licence adds a per-vCPU charge,',
-  'which puts those rows 1.7-2x above their family. A few rows are 10x too cheap (F*ams_v6 in newzealandnorth),',
-  'which would win every "cheapest" query. Suspect rows stay in results, flagged, with their ratio.',
-].join(' ');
 
 /** What SOURCE.md documents for the CSVs it describes, keyed by provider and SHA-256. */
 const KNOWN_PROVENANCE = {
@@ -197,174 +176,6 @@ function parseArguments(argv) {
   return options;
 }
 
-function parseNumber(text, where) {
-  if (text === '') return null;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${where}: not a non-negative number: ${text}`);
-  return value;
-}
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
-
-/** Reads the size name's GPU model where Azure's name carries it, e.g. Standard_NC24ads_A100_v4. */
-const AZURE_GPU_NAMES = ['A100', 'H100', 'H200', 'A10', 'T4', 'MI300X'];
-function azureGpuModelFromName(name) {
-  const tokens = name.split('_');
-  return AZURE_GPU_NAMES.find((model) => tokens.includes(model)) ?? null;
-}
-
-function flagsFor(provider, name) {
-  let flags = 0;
-  if (provider === 'gcp' && /^(e2-micro|e2-small|e2-medium|f1-micro|g1-small)$/.test(name))
-    flags |= FLAG_SHARED_CORE | FLAG_BURSTABLE;
-  if (provider === 'aws' && /^(t1|t2|t3|t3a|t4g)\./.test(name)) flags |= FLAG_BURSTABLE;
-  if (provider === 'azure' && /^Standard_B\d/.test(name)) flags |= FLAG_BURSTABLE;
-  return flags;
-}
-
-function readProvider(provider, file) {
-  const text = readFileSync(file, 'utf8');
-  const lines = text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  if (lines[0] !== HEADER) throw new Error(`${file}: unexpected header: ${lines[0]}`);
-  const regions = [];
-  const regionIndex = new Map();
-  const gpuModels = [];
-  const gpuIndex = new Map();
-  const types = {
-    name: [],
-    vcpus: [],
-    memoryGib: [],
-    gpuModel: [],
-    gpuCount: [],
-    gpuMemoryGib: [],
-    flags: [],
-    rows: [],
-  };
-  const rows = { region: [], price: [], spot: [] };
-  const seenTypes = new Set();
-  const seenPairs = new Set();
-  let current = null;
-  for (let index = 1; index < lines.length; index++) {
-    const where = `${file}:${index + 1}`;
-    const cells = lines[index].split(',');
-    if (cells.length !== 11) throw new Error(`${where}: expected 11 columns, got ${cells.length}`);
-    const [rowProvider, name, region, , vcpus, memory, gpuModelText, gpuCount, gpuMemory, price, spot] =
-      cells;
-    if (rowProvider !== provider) throw new Error(`${where}: provider ${rowProvider} in ${provider}.csv`);
-    if (!name || !region) throw new Error(`${where}: empty instance_type or region`);
-    if (seenPairs.has(`${name}\u0000${region}`)) throw new Error(`${where}: duplicate ${name} ${region}`);
-    seenPairs.add(`${name}\u0000${region}`);
-    const spec = [vcpus, memory, gpuModelText, gpuCount, gpuMemory].join(',');
-    if (current?.name !== name) {
-      // Rows are stored in file order, grouped by type; the run lengths give each row its type.
-      if (seenTypes.has(name)) throw new Error(`${where}: rows of ${name} are not contiguous`);
-      seenTypes.add(name);
-      let model = gpuModelText || null;
-      let flags = flagsFor(provider, name);
-      if (!model && provider === 'azure' && gpuCount) {
-        model = azureGpuModelFromName(name);
-        if (model) flags |= FLAG_GPU_MODEL_FROM_NAME;
-      }
-      let modelIndex = -1;
-      if (model) {
-        if (!gpuIndex.has(model)) {
-          gpuIndex.set(model, gpuModels.length);
-          gpuModels.push(model);
-        }
-        modelIndex = gpuIndex.get(model);
-      }
-      types.name.push(name);
-      types.vcpus.push(parseNumber(vcpus, where));
-      types.memoryGib.push(parseNumber(memory, where));
-      types.gpuModel.push(modelIndex);
-      types.gpuCount.push(gpuCount ? parseNumber(gpuCount, where) : 0);
-      types.gpuMemoryGib.push(parseNumber(gpuMemory, where));
-      types.flags.push(flags);
-      types.rows.push(0);
-      current = { name, spec };
-    } else if (current.spec !== spec) throw new Error(`${where}: specs of ${name} differ between regions`);
-    types.rows[types.rows.length - 1]++;
-    if (!regionIndex.has(region)) {
-      regionIndex.set(region, regions.length);
-      regions.push(region);
-    }
-    rows.region.push(regionIndex.get(region));
-    rows.price.push(parseNumber(price, where));
-    rows.spot.push(parseNumber(spot, where));
-  }
-  return { text, regions, gpuModels, types, rows };
-}
-
-/** Marks Azure rows whose price looks like a Windows price; see SUSPECT_RULE. */
-function findSuspects(data) {
-  const { types, rows } = data;
-  const rowType = [];
-  types.rows.forEach((count, type) => {
-    for (let i = 0; i < count; i++) rowType.push(type);
-  });
-  const typeIndex = new Map(types.name.map((name, index) => [name, index]));
-  // Region level: how expensive each region is, judged over every priced size.
-  const pricesBySize = new Map();
-  rowType.forEach((type, row) => {
-    if (rows.price[row] === null) return;
-    if (!pricesBySize.has(type)) pricesBySize.set(type, []);
-    pricesBySize.get(type).push(rows.price[row]);
-  });
-  const sizeMedian = new Map([...pricesBySize].map(([type, prices]) => [type, median(prices)]));
-  const relativeByRegion = new Map();
-  rowType.forEach((type, row) => {
-    if (rows.price[row] === null) return;
-    const region = rows.region[row];
-    if (!relativeByRegion.has(region)) relativeByRegion.set(region, []);
-    relativeByRegion.get(region).push(rows.price[row] / sizeMedian.get(type));
-  });
-  const regionLevel = new Map([...relativeByRegion].map(([region, values]) => [region, median(values)]));
-  // Families, and each candidate row's region-adjusted per-vCPU price.
-  const families = new Map();
-  rowType.forEach((type, row) => {
-    const price = rows.price[row];
-    if (price === null || types.vcpus[type] === null || types.gpuCount[type] > 0) return;
-    const match = /^(?:Standard|Basic)_([A-Z]+)(\d+)(-\d+)?([a-z]*)(_.*)?$/.exec(types.name[type]);
-    if (!match) return;
-    let vcpus = types.vcpus[type];
-    if (match[3]) {
-      const parent = typeIndex.get(types.name[type].replace(/-\d+/, ''));
-      if (parent === undefined || types.vcpus[parent] === null) return;
-      vcpus = types.vcpus[parent];
-    }
-    if (!vcpus) return;
-    const family = `${match[1]}${match[4]}${(match[5] ?? '').replace(/_Promo$/, '')}`;
-    if (!families.has(family)) families.set(family, []);
-    families.get(family).push({
-      row,
-      value: price / vcpus / regionLevel.get(rows.region[row]),
-      burstable: (types.flags[type] & FLAG_BURSTABLE) !== 0,
-    });
-  });
-  const suspect = { rows: [], ratio: [] };
-  for (const members of families.values()) {
-    if (members.length < SUSPECT_MIN_GROUP) continue;
-    const middle = median(members.map((member) => member.value));
-    for (const member of members) {
-      const ratio = member.value / middle;
-      if (ratio > SUSPECT_THRESHOLD || (ratio < SUSPECT_LOW_THRESHOLD && !member.burstable)) {
-        suspect.rows.push(member.row);
-        suspect.ratio.push(Number(ratio.toPrecision(3)));
-      }
-    }
-  }
-  const order = suspect.rows.map((_row, index) => index).sort((a, b) => suspect.rows[a] - suspect.rows[b]);
-  return {
-    rows: order.map((index) => suspect.rows[index]),
-    ratio: order.map((index) => suspect.ratio[index]),
-  };
-}
-
 function main() {
   const options = parseArguments(process.argv.slice(2));
   const extraProvenance = options.provenance ? JSON.parse(readFileSync(options.provenance, 'utf8')) : {};
@@ -372,49 +183,27 @@ function main() {
   const sourceNotes = existsSync(join(options.from, 'SOURCE.md'))
     ? readFileSync(join(options.from, 'SOURCE.md'), 'utf8')
     : '';
-  const catalog = {
-    format: 'bp-price-catalog',
-    formatVersion: 1,
-    version: '',
-    generator: 'packages/pricing/scripts/build-catalog.mjs',
-    suspectRule: SUSPECT_RULE,
-    providers: {},
-    storage,
-  };
-  const dates = [];
-  for (const provider of PROVIDERS) {
-    const file = join(options.from, `${provider}.csv`);
-    const data = readProvider(provider, file);
-    const sha256 = createHash('sha256').update(data.text).digest('hex');
+  const sources = PROVIDERS.map((provider) => {
+    const label = join(options.from, `${provider}.csv`);
+    const csv = readFileSync(label, 'utf8');
+    const sha256 = createHash('sha256').update(csv).digest('hex');
     const known = KNOWN_PROVENANCE[provider];
     const provenance = extraProvenance[provider] ?? (known.sha256 === sha256 ? known : null);
     if (!provenance)
       throw new Error(
-        `${file}: SHA-256 ${sha256} is not the one SOURCE.md documents; pass --provenance with its sources and date`,
+        `${label}: SHA-256 ${sha256} is not the one SOURCE.md documents; pass --provenance with its sources and date`,
       );
-    const listed = sourceNotes.includes(`${sha256}  ${provider}.csv`);
-    dates.push(provenance.dataDate);
-    catalog.providers[provider] = {
-      dataDate: provenance.dataDate,
-      source: {
-        file: `${provider}.csv`,
-        sha256,
-        bytes: Buffer.byteLength(data.text),
-        rows: data.rows.region.length,
-        listedInSourceNotes: listed,
-        origins: provenance.origins,
-      },
-      notes: provenance.notes ?? [],
-      regions: data.regions,
-      gpuModels: data.gpuModels,
-      types: data.types,
-      rows: data.rows,
-      suspect: provider === 'azure' ? findSuspects(data) : { rows: [], ratio: [] },
-    };
-  }
-  catalog.version = options.version ?? dates.sort().at(-1);
-  if (!/^\d{4}-\d{2}-\d{2}(\.\d+)?$/.test(catalog.version))
-    throw new Error(`--version must look like 2026-07-30 or 2026-07-30.2, not ${catalog.version}`);
+    const listedInSourceNotes = sourceNotes.includes(`${sha256}  ${provider}.csv`);
+    return { provider, csv, label, provenance, listedInSourceNotes };
+  });
+  if (options.version !== undefined && !/^\d{4}-\d{2}-\d{2}(\.\d+)?$/.test(options.version))
+    throw new Error(`--version must look like 2026-07-30 or 2026-07-30.2, not ${options.version}`);
+  const catalog = buildCatalogData({
+    sources,
+    generator: 'packages/pricing/scripts/build-catalog.mjs',
+    storage,
+    version: options.version,
+  });
   const json = JSON.stringify(catalog);
   const gzipped = gzipSync(json, { level: 9 });
   mkdirSync(dirname(options.out), { recursive: true });

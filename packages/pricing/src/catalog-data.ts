@@ -5,10 +5,12 @@ import type { z as zod } from 'zod';
 /** The catalog file format this package reads. A file with another `formatVersion` is refused. */
 export const CATALOG_FORMAT_VERSION = 1 as const;
 
-/** Bits of {@link CatalogTypesV1.flags}. */
-export const TYPE_FLAG_SHARED_CORE = 1;
-export const TYPE_FLAG_BURSTABLE = 2;
-export const TYPE_FLAG_GPU_MODEL_FROM_NAME = 4;
+// The flag bits live with the builder that sets them (it runs without a bundler, see there).
+export {
+  TYPE_FLAG_BURSTABLE,
+  TYPE_FLAG_GPU_MODEL_FROM_NAME,
+  TYPE_FLAG_SHARED_CORE,
+} from './catalog-builder.js';
 
 /** Where one provider's CSV came from: a repository file at a commit. */
 export interface CatalogOriginV1 {

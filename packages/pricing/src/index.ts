@@ -11,6 +11,16 @@ import {
 import type { FindInstanceTypesOptions, InstanceMatch, PriceCatalog } from './price-catalog.js';
 
 export {
+  type BuildCatalogDataOptions,
+  buildCatalogData,
+  CATALOG_CSV_HEADER,
+  type CatalogCsvRow,
+  type CatalogCsvSource,
+  type CatalogProvenanceV1,
+  catalogCsv,
+  SUSPECT_RULE,
+} from './catalog-builder.js';
+export {
   CATALOG_FORMAT_VERSION,
   type CatalogDataV1,
   type CatalogOriginV1,
@@ -19,6 +29,9 @@ export {
   type CatalogStorageV1,
   type CatalogTypesV1,
   compareCatalogVersions,
+  TYPE_FLAG_BURSTABLE,
+  TYPE_FLAG_GPU_MODEL_FROM_NAME,
+  TYPE_FLAG_SHARED_CORE,
   validateCatalog,
 } from './catalog-data.js';
 export {

@@ -1,0 +1,427 @@
+import { statfs } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  AbortedError,
+  CapacityError,
+  checkHttpHealth,
+  type DeployOptionsV1,
+  type InstanceRefV1,
+  type LogEntryV1,
+  type LogsOptionsV1,
+  NotFoundError,
+  ProviderCallError,
+  type RemoteInstanceV1,
+  type RemoteProviderV1,
+  TAG_LABELS,
+  throwIfAborted,
+  UnsupportedCapabilityError,
+  ValidationError,
+  type WarningV1,
+} from '@bp/provider';
+import type Dockerode from 'dockerode';
+import { keeperCreateOptions, keeperName } from './deadline-keeper.js';
+import { checkDeployOptions, isDeploymentId } from './deploy-options.js';
+import { type DockerTarget, type DockerTlsSettings, resolveDockerTarget } from './docker-connection.js';
+import { readDockerLogs } from './docker-logs.js';
+import { createEngineClient } from './engine-client.js';
+import { mapDockerError } from './map-docker-error.js';
+import type { RegistryCredentials } from './registry-auth.js';
+import {
+  type DockerInstanceStats,
+  describeWorkload,
+  endpointOf,
+  labelsFor,
+  listedState,
+  ROLE_LABEL,
+  toInstanceStats,
+  workloadCreateOptions,
+  workloadName,
+} from './workload-container.js';
+
+export interface DockerProviderSettings {
+  /** The engine: `unix:///PATH` or `tcp://HOST:PORT` (cloud.toml `host`). Default: DOCKER_HOST, else /var/run/docker.sock. */
+  host?: string;
+  /** Client TLS files for a `tcp://` host (cloud.toml `tls = { ca, cert, key }`). `ca` is required: verification is never skipped. */
+  tls?: DockerTlsSettings;
+  /** The engine's unix socket, instead of `host`. */
+  socketPath?: string;
+  /** Address the engine binds published ports to. Default `127.0.0.1` for an engine on this machine (socket or loopback), else `0.0.0.0`. */
+  publishHost?: string;
+  /** Registry credentials by registry host (`127.0.0.1:5000`, `docker.io`). Default: the `auths` of ~/.docker/config.json. */
+  registryAuth?: Record<string, RegistryCredentials>;
+  /** Image of the deadline keeper that enforces the expiry on the engine (needs sh, sleep, kill). Default `busybox:1.36`; `false` turns it off (`capabilities.ttlOnTarget` is then false). */
+  ttlSidecarImage?: string | false;
+  /** When images are pulled: `missing` (default, like `docker run`) or `always`. */
+  pull?: 'missing' | 'always';
+  /** The workload's restart policy on the engine. Default `{ name: 'on-failure', maximumRetryCount: 3 }`. */
+  restartPolicy?: { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maximumRetryCount?: number };
+  /** SIGTERM to SIGKILL on terminate and at the expiry, in seconds. Default 10. */
+  stopGraceSeconds?: number;
+  /** A dockerode client to use as is; `host`, `tls` and `socketPath` are then ignored. */
+  docker?: Dockerode;
+}
+
+/** The v1 provider plus what only a Docker engine offers. */
+export interface DockerProvider extends RemoteProviderV1 {
+  /** One sample of the instance's CPU, memory, network and process use. Throws NotFoundError when it is gone. */
+  getInstanceStats(options: InstanceRefV1): Promise<DockerInstanceStats>;
+}
+
+const PROVIDER = 'docker';
+const GIB = 2 ** 30;
+const DEFAULT_KEEPER_IMAGE = 'busybox:1.36';
+const RESTART_POLICIES = ['no', 'on-failure', 'always', 'unless-stopped'];
+/** Bound on the wait from terminate to nothing left, beyond the stop grace. */
+const GONE_TIMEOUT_MS = 30_000;
+const POLL_MS = 200;
+/** How long after the keeper's creation a missing workload is taken for one still being created. */
+const DEPLOY_WINDOW_MS = 60_000;
+
+/** bp's provider for a Docker engine: the local socket, or a remote engine over verified TLS. */
+export function createDockerProvider(settings: DockerProviderSettings = {}): DockerProvider {
+  const target = settings.docker ? describeInjected(settings.docker) : resolveDockerTarget(settings);
+  const keeperImage = settings.ttlSidecarImage ?? DEFAULT_KEEPER_IMAGE;
+  const stopGraceSeconds = settings.stopGraceSeconds ?? 10;
+  const restartPolicy = settings.restartPolicy ?? { name: 'on-failure', maximumRetryCount: 3 };
+  const publishHost = settings.publishHost ?? (target.isLocal ? '127.0.0.1' : '0.0.0.0');
+  const pull = settings.pull ?? 'missing';
+  if (!(Number.isFinite(stopGraceSeconds) && stopGraceSeconds >= 0)) {
+    throw new ValidationError({ path: 'stopGraceSeconds', reason: 'must be 0 or more seconds' });
+  }
+  if (!RESTART_POLICIES.includes(restartPolicy.name)) {
+    throw new ValidationError({
+      path: 'restartPolicy.name',
+      reason: `must be one of ${RESTART_POLICIES.join(', ')}`,
+    });
+  }
+  if (keeperImage !== false && (typeof keeperImage !== 'string' || !keeperImage.trim())) {
+    throw new ValidationError({ path: 'ttlSidecarImage', reason: 'must be an image reference, or false' });
+  }
+  if (pull !== 'missing' && pull !== 'always') {
+    throw new ValidationError({ path: 'pull', reason: 'must be missing or always' });
+  }
+  const anyAddress = publishHost === '0.0.0.0' || publishHost === '::';
+  const endpointHost = formatHost(
+    anyAddress ? (target.isLocal ? '127.0.0.1' : (target.hostname ?? '127.0.0.1')) : publishHost,
+  );
+  const engine = createEngineClient(target, settings.docker);
+  /** Learned on the first deploy that asks for a disk limit: can the storage driver enforce one? */
+  let storageLimits: boolean | undefined;
+
+  async function deploy(options: DeployOptionsV1, warnings: WarningV1[]): Promise<RemoteInstanceV1> {
+    const { deploymentId, signal, onProgress, workload, resources } = options;
+    // Values that must never surface in an error message.
+    const redact = [...Object.values(options.secrets ?? {}), ...Object.values(workload.env)];
+    const { info } = await engine.connect();
+    throwIfAborted(signal);
+    if (resources.cpu > info.NCPU) {
+      throw new CapacityError({
+        provider: PROVIDER,
+        message: `asks for ${resources.cpu} CPUs; the engine at ${target.description} has ${info.NCPU}`,
+      });
+    }
+    if (resources.memoryGb * GIB > info.MemTotal) {
+      throw new CapacityError({
+        provider: PROVIDER,
+        message: `asks for ${resources.memoryGb} GiB of memory; the engine at ${target.description} has ${toGib(info.MemTotal)}`,
+      });
+    }
+    if (keeperImage !== false && info.OSType !== 'linux') {
+      throw new UnsupportedCapabilityError({
+        provider: PROVIDER,
+        capability: 'ttlOnTarget',
+        message: `the ${info.OSType} engine at ${target.description} cannot share a PID namespace with the deadline keeper; set ttlSidecarImage: false`,
+      });
+    }
+    const pulling = { pull, registryAuth: settings.registryAuth, redact, signal, onProgress };
+    const created: string[] = [];
+    try {
+      await engine.ensureImage(workload.image!, pulling);
+      let keeperId: string | undefined;
+      if (keeperImage !== false) {
+        await engine.ensureImage(keeperImage, { ...pulling, setting: 'ttlSidecarImage' });
+        throwIfAborted(signal);
+        const keeper = await engine.createOnce(
+          deploymentId,
+          keeperCreateOptions({
+            deploymentId,
+            image: keeperImage,
+            seconds: (options.expiresAt.getTime() - Date.now()) / 1000,
+            graceSeconds: stopGraceSeconds,
+            labels: labelsFor(options, 'ttl'),
+          }),
+          redact,
+        );
+        keeperId = keeper.container.id;
+        if (keeper.created) created.push(keeperId);
+        // The workload joins its PID namespace, so it must run first.
+        await engine.start(keeper.container, redact);
+      }
+      throwIfAborted(signal);
+      onProgress?.({
+        step: 'create',
+        message: `creating ${workloadName(deploymentId)} from ${workload.image}`,
+      });
+      const { toDockerHostConfig } = await import('@bp/resources');
+      const createWorkload = (limitStorage: boolean) =>
+        engine.createOnce(
+          deploymentId,
+          workloadCreateOptions(options, {
+            limits: toDockerHostConfig(resources, { limitStorage }),
+            publishHost,
+            stopGraceSeconds,
+            restartPolicy,
+            withKeeper: keeperImage !== false,
+          }),
+          redact,
+        );
+      const limitStorage = resources.storageGb > 0 && storageLimits !== false;
+      let container = await createWorkload(limitStorage).catch((error: unknown) => {
+        if (!limitStorage || !/storage-?opt/i.test(String((error as Error).message))) throw error;
+        storageLimits = false;
+        return undefined;
+      });
+      if (container && limitStorage) storageLimits = true;
+      container ??= await createWorkload(false);
+      if (container.created) created.push(container.container.id);
+      if (resources.storageGb > 0 && storageLimits === false) {
+        warnings.push({
+          setting: 'resources.storageGb',
+          message: `not enforced: the ${info.Driver} storage driver of ${target.description} cannot limit a container's disk`,
+        });
+      }
+      throwIfAborted(signal);
+      onProgress?.({
+        step: container.created ? 'start' : 'reuse',
+        message: container.created
+          ? `starting ${workloadName(deploymentId)}`
+          : `instance ${deploymentId} already exists`,
+      });
+      await engine.start(container.container, redact);
+      const inspected = await engine.inspect(container.container.id);
+      if (!inspected) {
+        throw new ProviderCallError({
+          provider: PROVIDER,
+          operation: 'start container',
+          message: `${workloadName(deploymentId)} vanished right after its start on ${target.description}`,
+          isRetryable: true,
+        });
+      }
+      return {
+        deploymentId,
+        resourceIds: keeperId ? [inspected.Id, keeperId] : [inspected.Id],
+        endpoint: endpointOf(inspected, endpointHost),
+        hourlyUsd: 0,
+        reused: !container.created,
+        warnings,
+      };
+    } catch (error) {
+      // Nothing half-made stays behind; what an earlier call made is left to that call's owner.
+      await Promise.allSettled(created.reverse().map((id) => engine.remove(id, {})));
+      if (signal?.aborted) throw new AbortedError();
+      throw error;
+    }
+  }
+
+  async function requireWorkload(ref: InstanceRefV1) {
+    throwIfAborted(ref.signal);
+    const inspected = isDeploymentId(ref.deploymentId)
+      ? await engine.inspect(workloadName(ref.deploymentId), ref.signal)
+      : undefined;
+    if (!inspected) throw new NotFoundError({ kind: 'instance', id: ref.deploymentId });
+    const { docker } = await engine.connect();
+    return { inspected, container: docker.getContainer(inspected.Id) };
+  }
+
+  return {
+    specificationVersion: 'v1',
+    provider: PROVIDER,
+    capabilities: {
+      nativeCommand: false,
+      containerImage: true,
+      gpu: false,
+      spot: false,
+      logsFollow: true,
+      ttlOnTarget: keeperImage !== false,
+      tunnel: false,
+      regions: false,
+    },
+
+    async deployInstance(options) {
+      throwIfAborted(options.signal);
+      return deploy(options, checkDeployOptions(options));
+    },
+
+    async getInstanceStatus({ deploymentId, signal }) {
+      throwIfAborted(signal);
+      if (!isDeploymentId(deploymentId)) return { state: 'gone' };
+      const workload = await engine.inspect(workloadName(deploymentId), signal);
+      if (workload) return describeWorkload(workload, endpointHost);
+      const keeper = await engine.inspect(keeperName(deploymentId), signal);
+      if (!keeper) return { state: 'gone' };
+      // A deploy creates the keeper a moment before the workload.
+      if (Date.now() - Date.parse(keeper.Created) < DEPLOY_WINDOW_MS) return { state: 'starting' };
+      return { state: 'exited', message: 'the workload container is gone; its deadline keeper remains' };
+    },
+
+    async terminateInstance({ deploymentId, signal }) {
+      throwIfAborted(signal);
+      if (!isDeploymentId(deploymentId)) return;
+      const found = await engine.list([`${TAG_LABELS.deployment}=${deploymentId}`]);
+      // The workload first, gracefully: removing the keeper first would SIGKILL it with the PID namespace.
+      const isKeeper = (container: Dockerode.ContainerInfo) => container.Labels[ROLE_LABEL] === 'ttl';
+      await Promise.all(
+        found.filter((c) => !isKeeper(c)).map((c) => engine.remove(c.Id, { stopGraceSeconds })),
+      );
+      await Promise.all(found.filter(isKeeper).map((c) => engine.remove(c.Id, {})));
+      // Confirm before forget: an AutoRemove or a removal in progress may take a moment.
+      const giveUpAt = Date.now() + stopGraceSeconds * 1000 + GONE_TIMEOUT_MS;
+      while ((await engine.list([`${TAG_LABELS.deployment}=${deploymentId}`])).length) {
+        if (Date.now() > giveUpAt) {
+          throw new ProviderCallError({
+            provider: PROVIDER,
+            operation: 'remove container',
+            message: `containers of ${deploymentId} are still on ${target.description} after removal`,
+            isRetryable: true,
+          });
+        }
+        await pause(POLL_MS, signal);
+      }
+    },
+
+    async *logs(options: LogsOptionsV1): AsyncGenerator<LogEntryV1> {
+      const { tail, since, follow, signal } = options;
+      if (tail !== undefined && !(Number.isInteger(tail) && tail >= 0)) {
+        throw new ValidationError({ path: 'tail', reason: 'must be a whole number, 0 or more' });
+      }
+      const { container, inspected } = await requireWorkload(options);
+      const query = {
+        stdout: true,
+        stderr: true,
+        timestamps: true,
+        ...(tail === undefined ? {} : { tail }),
+        // The engine takes whole seconds; the reader drops what is older to the millisecond.
+        since: since ? Math.floor(since.getTime() / 1000) : 0,
+      };
+      const tty = Boolean(inspected.Config.Tty);
+      if (!follow) {
+        const output: unknown = await engine.call('logs', () => container.logs({ ...query, follow: false }));
+        const buffer = Buffer.isBuffer(output) ? output : Buffer.from(String(output ?? ''));
+        yield* readDockerLogs([buffer], { tty, since });
+        return;
+      }
+      const stream = (await engine.call('logs', () =>
+        container.logs({ ...query, follow: true }),
+      )) as IncomingMessage;
+      const stop = () => stream.destroy();
+      signal?.addEventListener('abort', stop, { once: true });
+      try {
+        yield* readDockerLogs(stream, { tty, since });
+      } catch (error) {
+        if (signal?.aborted) return;
+        throw mapDockerError(error, { operation: 'logs', target });
+      } finally {
+        signal?.removeEventListener('abort', stop);
+        stream.destroy();
+      }
+    },
+
+    async checkHealth({ deploymentId, path, timeoutMs, signal }) {
+      throwIfAborted(signal);
+      const inspected = isDeploymentId(deploymentId)
+        ? await engine.inspect(workloadName(deploymentId), signal)
+        : undefined;
+      if (!inspected) return { healthy: false, reason: `instance ${deploymentId} not found` };
+      const status = describeWorkload(inspected, endpointHost);
+      if (status.state !== 'running') {
+        return {
+          healthy: false,
+          reason: `container ${status.state}: ${status.message ?? inspected.State.Status}`,
+        };
+      }
+      if (!status.endpoint) return { healthy: false, reason: 'the container has no published port' };
+      if (inspected.State.Health?.Status === 'unhealthy') {
+        return { healthy: false, reason: 'docker healthcheck: unhealthy' };
+      }
+      const result = await checkHttpHealth(status.endpoint, path, { timeoutMs, signal });
+      throwIfAborted(signal);
+      return result;
+    },
+
+    async getAvailableResources(options = {}) {
+      throwIfAborted(options.signal);
+      const { info } = await engine.connect();
+      // Free disk is only known for an engine whose data root this machine can see.
+      const disk = target.isLocal ? await statfs(info.DockerRootDir).catch(() => undefined) : undefined;
+      return {
+        cpu: info.NCPU,
+        memoryGb: toGib(info.MemTotal),
+        storageGb: disk ? toGib(disk.bavail * disk.bsize) : 0,
+        gpus: [],
+      };
+    },
+
+    async estimateCost({ signal }) {
+      throwIfAborted(signal);
+      return { hourlyUsd: 0, totalUsd: 0, source: 'free: a Docker engine you already run' };
+    },
+
+    async listManagedResources(options = {}) {
+      throwIfAborted(options.signal);
+      const labels = [`${TAG_LABELS.managedBy}=bp`];
+      if (options.owner !== undefined) labels.push(`${TAG_LABELS.owner}=${options.owner}`);
+      const found = await engine.list(labels);
+      return found
+        .filter((container) => container.Labels[TAG_LABELS.deployment])
+        .map((container) => {
+          const expiry = container.Labels[TAG_LABELS.expiresAt];
+          return {
+            resourceId: container.Id,
+            deploymentId: container.Labels[TAG_LABELS.deployment]!,
+            expiresAt: expiry ? new Date(expiry) : undefined,
+            owner: container.Labels[TAG_LABELS.owner],
+            state: listedState(container.State),
+          };
+        });
+    },
+
+    async getInstanceStats(options) {
+      const { container } = await requireWorkload(options);
+      return toInstanceStats(await engine.call('stats', () => container.stats({ stream: false })));
+    },
+  };
+}
+
+/** How errors name an injected client's engine, and whether its ports are local. */
+function describeInjected(docker: Dockerode): DockerTarget {
+  const modem = docker.modem as { socketPath?: unknown; host?: string; port?: number };
+  if (!modem.host) {
+    const socketPath = typeof modem.socketPath === 'string' ? modem.socketPath : '/var/run/docker.sock';
+    return { description: `unix://${socketPath}`, socketPath, source: 'settings.docker', isLocal: true };
+  }
+  return {
+    description: `tcp://${formatHost(modem.host)}:${modem.port ?? ''}`,
+    hostname: modem.host,
+    port: modem.port,
+    source: 'settings.docker',
+    isLocal: /^(127\.\d+\.\d+\.\d+|localhost|::1)$/.test(modem.host),
+  };
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function toGib(bytes: number): number {
+  return Math.round((bytes / GIB) * 100) / 100;
+}
+
+async function pause(milliseconds: number, signal: AbortSignal | undefined): Promise<void> {
+  throwIfAborted(signal);
+  try {
+    await sleep(milliseconds, undefined, { signal });
+  } catch {
+    throw new AbortedError();
+  }
+}

@@ -1,0 +1,191 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type DeployOptionsV1,
+  ProviderCallError,
+  TAG_LABELS,
+  throwIfAborted,
+  ValidationError,
+} from '@bp/provider';
+import type Dockerode from 'dockerode';
+import { type DockerTarget, dockerOptionsFor } from './docker-connection.js';
+import {
+  type DockerErrorContext,
+  isConflict,
+  isMissing,
+  isNotModified,
+  mapDockerError,
+} from './map-docker-error.js';
+import { type RegistryCredentials, registryAuthFor } from './registry-auth.js';
+
+/** What the provider needs to know of the engine, read once. */
+export interface EngineInfo {
+  NCPU: number;
+  MemTotal: number;
+  OSType: string;
+  Driver: string;
+  DockerRootDir: string;
+}
+
+/** A concurrent create holds the name a moment before its container can be inspected. */
+const CREATE_ATTEMPTS = 100;
+
+/**
+ * The engine calls the provider makes, each mapping its errors once (map-docker-error.ts). dockerode is
+ * imported on the first call, so importing the package stays cheap; a failed connection is retried next time.
+ */
+export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
+  let connecting: Promise<{ docker: Dockerode; info: EngineInfo }> | undefined;
+
+  async function call<T>(
+    operation: string,
+    work: () => Promise<T>,
+    context: Partial<DockerErrorContext> = {},
+  ): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw mapDockerError(error, { operation, target, ...context });
+    }
+  }
+
+  function connect() {
+    connecting ??= (async () => {
+      let docker = injected;
+      if (!docker) {
+        const options = await dockerOptionsFor(target);
+        const { default: Docker } = await import('dockerode');
+        // docker-modem also reads DOCKER_HOST/DOCKER_CERT_PATH itself, and may throw on their files.
+        docker = await call('connect', async () => new Docker(options));
+      }
+      const info = (await call('info', () => docker.info())) as EngineInfo;
+      return { docker, info };
+    })();
+    const attempt = connecting;
+    attempt.catch(() => {
+      if (connecting === attempt) connecting = undefined;
+    });
+    return attempt;
+  }
+
+  /** Ignores the listed engine answers (404 gone, 304 unchanged, 409 conflict) and rethrows the rest. */
+  const tolerating =
+    (...checks: ((error: unknown) => boolean)[]) =>
+    (error: unknown) => {
+      if (!checks.some((check) => check(error))) throw error;
+      return undefined;
+    };
+
+  /** The container's inspect, or undefined when the engine has none by that name or id. */
+  async function inspect(name: string, signal?: AbortSignal) {
+    const { docker } = await connect();
+    return call(
+      'inspect container',
+      () => docker.getContainer(name).inspect({ abortSignal: signal }).catch(tolerating(isMissing)),
+      { container: name },
+    );
+  }
+
+  return {
+    connect,
+    call,
+    inspect,
+
+    /** Containers of bp carrying all the labels (`key=value`), in any state. */
+    async list(labels: string[]) {
+      const { docker } = await connect();
+      return call('list containers', () => docker.listContainers({ all: true, filters: { label: labels } }));
+    },
+
+    /** Pulls the image unless the policy is `missing` and the engine has it; credentials per registry. */
+    async ensureImage(
+      image: string,
+      options: {
+        pull: 'missing' | 'always';
+        registryAuth?: Record<string, RegistryCredentials>;
+        redact: string[];
+        /** The setting that named the image, for errors. */
+        setting?: string;
+        signal?: AbortSignal;
+        onProgress?: DeployOptionsV1['onProgress'];
+      },
+    ): Promise<void> {
+      const { docker } = await connect();
+      const context = { image, imageSetting: options.setting, redact: options.redact };
+      if (options.pull === 'missing') {
+        const present = await call(
+          'inspect image',
+          () =>
+            docker
+              .getImage(image)
+              .inspect()
+              .then(() => true, tolerating(isMissing)),
+          context,
+        );
+        if (present) return;
+      }
+      throwIfAborted(options.signal);
+      options.onProgress?.({ step: 'pull', message: `pulling ${image}` });
+      const authconfig = await registryAuthFor(image, options.registryAuth);
+      if (authconfig) options.redact.push(authconfig.password);
+      await call(
+        'pull',
+        async () => {
+          const stream = await docker.pull(image, { authconfig, abortSignal: options.signal });
+          await new Promise<void>((resolve, reject) => {
+            docker.modem.followProgress(stream, (error: unknown) => (error ? reject(error) : resolve()));
+          });
+        },
+        context,
+      );
+    },
+
+    /** Creates the container unless one of this deployment holds its name; `created` says which. */
+    async createOnce(deploymentId: string, options: Dockerode.ContainerCreateOptions, redact: string[]) {
+      const { docker } = await connect();
+      const name = options.name!;
+      const context = { container: name, image: options.Image, redact };
+      for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
+        try {
+          return { container: await docker.createContainer(options), created: true };
+        } catch (error) {
+          if (!isConflict(error))
+            throw mapDockerError(error, { operation: 'create container', target, ...context });
+        }
+        const existing = await inspect(name);
+        if (existing && existing.Config.Labels?.[TAG_LABELS.deployment] !== deploymentId) {
+          throw new ValidationError({
+            path: 'deploymentId',
+            reason: `a container named ${name} exists on ${target.description} that bp did not create for ${deploymentId}`,
+          });
+        }
+        if (existing) return { container: docker.getContainer(existing.Id), created: false };
+        await sleep(50);
+      }
+      throw new ProviderCallError({
+        provider: 'docker',
+        operation: 'create container',
+        message: `the name ${name} stays taken on ${target.description}, but no such container can be found`,
+        isRetryable: true,
+      });
+    },
+
+    /** Starts the container; one that already runs is fine. */
+    async start(container: Dockerode.Container, redact: string[]): Promise<void> {
+      await call('start container', () => container.start().catch(tolerating(isNotModified)), {
+        container: container.id,
+        redact,
+      });
+    },
+
+    /** Stops (SIGTERM, then SIGKILL after the grace) when asked, then removes; gone or going counts as done. */
+    async remove(id: string, options: { stopGraceSeconds?: number }): Promise<void> {
+      const { docker } = await connect();
+      const container = docker.getContainer(id);
+      const done = tolerating(isMissing, isNotModified, isConflict);
+      if (options.stopGraceSeconds !== undefined) {
+        await call('stop container', () => container.stop({ t: options.stopGraceSeconds }).catch(done));
+      }
+      await call('remove container', () => container.remove({ force: true, v: true }).catch(done));
+    },
+  };
+}
