@@ -49,16 +49,21 @@ describe('configure and providers', () => {
       configured: true,
       reachable: true,
     });
-    expect(reports.find((report: { provider: string }) => report.provider === 'docker')).toMatchObject({
-      configured: true,
-      targets: ['edge'],
+    const docker = reports.find((report: { provider: string }) => report.provider === 'docker');
+    expect(docker).toMatchObject({ installed: true, configured: true });
+    expect(docker.targets).toContain('edge');
+    expect(reports.find((report: { provider: string }) => report.provider === 'kubernetes')).toMatchObject({
+      installed: false,
     });
   });
 
   it('refuses to deploy to a target whose provider is not available, creating nothing', async () => {
-    const result = await runBp(['deploy', HELLO, '--target', 'edge'], home);
+    expect((await runBp(['configure', '--target', 'cluster', '--provider', 'kubernetes'], home)).code).toBe(
+      0,
+    );
+    const result = await runBp(['deploy', HELLO, '--target', 'cluster'], home);
     expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toMatch(/edge.*docker.*not available/);
+    expect(result.stderr.trim()).toMatch(/cluster.*kubernetes.*not available/);
     expect(JSON.parse((await runBp(['status', '--json'], home)).stdout)).toEqual([]);
   });
 

@@ -282,9 +282,10 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       settings: { type: 'local' },
     }));
     const cloud = await config();
+    // Built-ins first (this machine, then its Docker engine); a manager given providers uses those instead.
     const configured = listTargets(cloud)
-      .filter((target) => injected.length === 0 || target.name !== 'local' || cloud.targets?.local)
-      .sort((left, right) => (left.name === 'local' ? -1 : right.name === 'local' ? 1 : 0));
+      .filter((target) => injected.length === 0 || !target.builtIn)
+      .sort((left, right) => Number(Boolean(right.builtIn)) - Number(Boolean(left.builtIn)));
     return [
       ...injected,
       ...configured.filter((target) => !injected.some((other) => other.name === target.name)),

@@ -8,6 +8,8 @@ export const CPU_INTENSIVE_VCPUS = 4;
 export interface TargetName {
   name: string;
   type: string;
+  /** This machine or its Docker engine: the places bp uses with no configuration. */
+  builtIn?: boolean;
 }
 
 /** Where a deploy may go, in the order to try. */
@@ -75,7 +77,8 @@ function explicitTarget(targets: TargetName[], request: { target?: string; provi
  * Orders the places a deploy may go. Precedence: `--target`/`--provider`, then
  * `--auto-select` (every target, cheapest first), then the `[policy]` list for the
  * request's class (entries are target names, provider types, or `cheapest`), then
- * `default_target`, then the first target (this machine unless providers were injected).
+ * `default_target`, then the built-in targets (this machine, then its Docker engine) or the
+ * first injected provider.
  */
 export function planCandidates(
   config: CloudConfig,
@@ -124,5 +127,11 @@ export function planCandidates(
       skipped: [],
     };
   }
-  return { groups: [{ targets: names.slice(0, 1), byPrice: false }], basis: 'first', skipped: [] };
+  // Nothing configured: this machine, then its Docker engine for image-only blueprints (or the first injected provider).
+  const first = targets[0];
+  const fallback =
+    first && !first.builtIn && first.name !== 'local'
+      ? [first.name]
+      : ['local', 'docker'].filter((name) => targets.some((target) => target.name === name));
+  return { groups: [{ targets: fallback, byPrice: false }], basis: 'first', skipped: [] };
 }

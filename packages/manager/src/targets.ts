@@ -1,25 +1,55 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type RemoteProviderV1, UnsupportedCapabilityError } from '@bp/provider';
+import { type RemoteProviderV1, UnsupportedCapabilityError, ValidationError } from '@bp/provider';
 import type { CloudConfig, ProviderType, TargetConfig } from './cloud-config.js';
+import { expandHome } from './paths.js';
 
-/** A named place to deploy to: a cloud.toml target or the built-in `local`. */
+/** A named place to deploy to: a cloud.toml target or a built-in one. */
 export interface ResolvedTarget {
   name: string;
   type: ProviderType;
   settings: TargetConfig;
+  /** Built in (this machine, its Docker engine) rather than from cloud.toml. */
+  builtIn?: boolean;
 }
 
 /** The built-in target: this machine. Always available, needs no configuration. */
-export const LOCAL_TARGET: ResolvedTarget = { name: 'local', type: 'local', settings: { type: 'local' } };
+export const LOCAL_TARGET: ResolvedTarget = {
+  name: 'local',
+  type: 'local',
+  settings: { type: 'local' },
+  builtIn: true,
+};
 
-/** Every target: cloud.toml's plus `local` (unless cloud.toml defines its own `local`). */
-export function listTargets(config: CloudConfig): ResolvedTarget[] {
-  const targets = Object.entries(config.targets ?? {}).map(([name, settings]) => ({
+/** The built-in target for this machine's Docker engine, present when one is reachable by socket or DOCKER_HOST. */
+export const LOCAL_DOCKER_TARGET: ResolvedTarget = {
+  name: 'docker',
+  type: 'docker',
+  settings: { type: 'docker' },
+  builtIn: true,
+};
+
+function localDockerEngine(environment: NodeJS.ProcessEnv): boolean {
+  return Boolean(environment.DOCKER_HOST) || existsSync('/var/run/docker.sock');
+}
+
+/**
+ * Every target: cloud.toml's, then the built-in ones cloud.toml does not shadow:
+ * `local` (this machine) and, when a Docker engine is here, `docker`.
+ */
+export function listTargets(
+  config: CloudConfig,
+  environment: NodeJS.ProcessEnv = process.env,
+): ResolvedTarget[] {
+  const targets: ResolvedTarget[] = Object.entries(config.targets ?? {}).map(([name, settings]) => ({
     name,
     type: settings.type,
     settings,
   }));
-  if (!targets.some((target) => target.name === 'local')) targets.push(LOCAL_TARGET);
+  const builtIns = localDockerEngine(environment) ? [LOCAL_TARGET, LOCAL_DOCKER_TARGET] : [LOCAL_TARGET];
+  for (const builtIn of builtIns) {
+    if (!targets.some((target) => target.name === builtIn.name)) targets.push(builtIn);
+  }
   return targets;
 }
 
@@ -27,6 +57,50 @@ export function listTargets(config: CloudConfig): ResolvedTarget[] {
 export interface ProviderContext {
   /** bp's state directory; providers with local state keep it under here. */
   stateDir: string;
+}
+
+function optionalString(target: ResolvedTarget, key: string): string | undefined {
+  const value = target.settings[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') {
+    throw new ValidationError({
+      path: `targets.${target.name}.${key}`,
+      reason: 'expected a non-empty string',
+    });
+  }
+  return value;
+}
+
+/** cloud.toml's docker target keys → @bp/provider-docker settings. */
+function dockerSettings(target: ResolvedTarget) {
+  const tls = target.settings.tls as Record<string, unknown> | undefined;
+  if (tls !== undefined && (typeof tls !== 'object' || tls === null)) {
+    throw new ValidationError({ path: `targets.${target.name}.tls`, reason: 'expected { ca, cert, key }' });
+  }
+  const path = (key: string) => {
+    const value = tls?.[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string')
+      throw new ValidationError({
+        path: `targets.${target.name}.tls.${key}`,
+        reason: 'expected a file path',
+      });
+    return expandHome(value);
+  };
+  const ttlImage = target.settings.ttl_image;
+  if (ttlImage !== undefined && typeof ttlImage !== 'string' && ttlImage !== false) {
+    throw new ValidationError({
+      path: `targets.${target.name}.ttl_image`,
+      reason: 'expected an image reference, or false',
+    });
+  }
+  return {
+    host: optionalString(target, 'host'),
+    socketPath: optionalString(target, 'socket'),
+    publishHost: optionalString(target, 'publish_host'),
+    tls: tls ? { ca: path('ca')!, cert: path('cert'), key: path('key') } : undefined,
+    ttlSidecarImage: ttlImage as string | false | undefined,
+  };
 }
 
 /**
@@ -41,6 +115,10 @@ export async function createProviderForTarget(
     const { createLocalProvider } = await import('@bp/provider-local');
     return createLocalProvider({ stateDir: join(context.stateDir, 'local') });
   }
+  if (target.type === 'docker') {
+    const { createDockerProvider } = await import('@bp/provider-docker');
+    return createDockerProvider(dockerSettings(target));
+  }
   throw new UnsupportedCapabilityError({
     provider: target.type,
     capability: 'deploy',
@@ -50,5 +128,5 @@ export async function createProviderForTarget(
 
 /** Whether a provider type's package can be loaded here. */
 export function isProviderInstalled(type: ProviderType): boolean {
-  return type === 'local';
+  return type === 'local' || type === 'docker';
 }
