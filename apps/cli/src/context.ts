@@ -25,6 +25,13 @@ export interface CommandContext {
   manager(): Promise<Manager>;
 }
 
+const managers: Promise<Manager>[] = [];
+
+/** Closes every manager a command opened (its store, its providers' connections). */
+export async function closeManagers(): Promise<void> {
+  for (const manager of managers.splice(0)) await (await manager).close();
+}
+
 export function createContext(options: GlobalOptions): CommandContext {
   const progress = createProgress();
   const controller = new AbortController();
@@ -45,12 +52,14 @@ export function createContext(options: GlobalOptions): CommandContext {
       process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : `${text()}\n`);
     },
     manager() {
-      manager ??= import('@bp/manager').then(({ createManager }) =>
+      if (manager) return manager;
+      manager = import('@bp/manager').then(({ createManager }) =>
         createManager({
           onEvent: (event) =>
             event.step === 'warning' ? progress.warn(event.message) : progress.step(event.message),
         }),
       );
+      managers.push(manager);
       return manager;
     },
   };

@@ -10,7 +10,7 @@ import { logsCommand } from './commands/logs.js';
 import { providersCommand } from './commands/providers.js';
 import { statusCommand } from './commands/status.js';
 import { terminateCommand } from './commands/terminate.js';
-import type { GlobalOptions } from './context.js';
+import { closeManagers, type GlobalOptions } from './context.js';
 import { describeError, EXIT, errorToJson, exitCodeFor, UsageError } from './errors.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -117,5 +117,7 @@ export async function main(rawArgs: string[]): Promise<number> {
     if (json) process.stdout.write(`${JSON.stringify(errorToJson(error))}\n`);
     process.stderr.write(`${describeError(error, debug)}\n`);
     return exitCodeFor(error);
+  } finally {
+    await closeManagers().catch(() => {});
   }
 }

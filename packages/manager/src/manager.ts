@@ -1005,7 +1005,16 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       return store();
     },
     async close() {
+      // Providers may hold connections (SSH sessions) that would keep the process alive.
+      const providers = await Promise.allSettled(providersByTarget.values());
+      for (const result of providers) {
+        if (result.status !== 'fulfilled') continue;
+        const provider = result.value as RemoteProviderV1 & { close?: () => Promise<void> };
+        if (!settings.providers?.includes(result.value)) await provider.close?.().catch(() => {});
+      }
+      providersByTarget.clear();
       if (storePromise) await (await storePromise).close();
+      storePromise = undefined;
     },
   };
   return manager as Manager;

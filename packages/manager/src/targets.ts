@@ -103,6 +103,57 @@ function dockerSettings(target: ResolvedTarget) {
   };
 }
 
+/** cloud.toml's ssh target keys → @bp/provider-ssh settings. Secrets are named, never written: `passphrase_env`. */
+function sshSettings(target: ResolvedTarget, environment: NodeJS.ProcessEnv) {
+  const where = (key: string) => `targets.${target.name}.${key}`;
+  const hosts = target.settings.hosts;
+  if (
+    !Array.isArray(hosts) ||
+    hosts.length === 0 ||
+    !hosts.every((host) => typeof host === 'string' && host)
+  ) {
+    throw new ValidationError({
+      path: where('hosts'),
+      reason: 'expected a list of one or more host names or addresses',
+    });
+  }
+  const runtime = target.settings.runtime;
+  if (runtime !== undefined && runtime !== 'docker' && runtime !== 'native') {
+    throw new ValidationError({
+      path: where('runtime'),
+      reason: `expected "docker" or "native", got ${JSON.stringify(runtime)}`,
+    });
+  }
+  const port = target.settings.port;
+  if (port !== undefined && !(Number.isInteger(port) && (port as number) > 0 && (port as number) < 65536)) {
+    throw new ValidationError({ path: where('port'), reason: 'expected a port number' });
+  }
+  const trust = target.settings.trust_unknown_host_keys;
+  if (trust !== undefined && typeof trust !== 'boolean') {
+    throw new ValidationError({ path: where('trust_unknown_host_keys'), reason: 'expected true or false' });
+  }
+  const passphraseVariable = optionalString(target, 'passphrase_env');
+  if (passphraseVariable && environment[passphraseVariable] === undefined) {
+    throw new ValidationError({
+      path: where('passphrase_env'),
+      reason: `names ${passphraseVariable}, which is not set`,
+    });
+  }
+  const key = optionalString(target, 'key');
+  const knownHosts = optionalString(target, 'known_hosts');
+  return {
+    hosts: hosts as string[],
+    user: optionalString(target, 'user'),
+    key: key && expandHome(key),
+    knownHosts: knownHosts && expandHome(knownHosts),
+    port: port as number | undefined,
+    jumpHost: optionalString(target, 'jump_host'),
+    runtime: runtime as 'docker' | 'native' | undefined,
+    trustUnknownHostKeys: trust as boolean | undefined,
+    passphrase: passphraseVariable ? environment[passphraseVariable] : undefined,
+  };
+}
+
 /**
  * Creates the provider for a target. Provider packages load lazily, so a
  * command that never touches a cloud never loads its SDK.
@@ -119,6 +170,10 @@ export async function createProviderForTarget(
     const { createDockerProvider } = await import('@bp/provider-docker');
     return createDockerProvider(dockerSettings(target));
   }
+  if (target.type === 'ssh') {
+    const { createSshProvider } = await import('@bp/provider-ssh');
+    return createSshProvider(sshSettings(target, process.env));
+  }
   throw new UnsupportedCapabilityError({
     provider: target.type,
     capability: 'deploy',
@@ -128,5 +183,5 @@ export async function createProviderForTarget(
 
 /** Whether a provider type's package can be loaded here. */
 export function isProviderInstalled(type: ProviderType): boolean {
-  return type === 'local' || type === 'docker';
+  return type === 'local' || type === 'docker' || type === 'ssh';
 }

@@ -129,7 +129,6 @@ export function deployCommand(wrap: Wrap): CommandModule<GlobalOptions, DeployAr
           `  expires:  ${record.expiresAt.toISOString()} (in ${formatDuration(record.expiresAt.getTime() - Date.now())})`,
         ].join('\n'),
       );
-      await manager.close();
       return EXIT.ok;
     }),
   };

@@ -69,7 +69,6 @@ export function terminateCommand(wrap: Wrap): CommandModule<GlobalOptions, Termi
             ? done.map((record) => `${record.id} ${record.status}`).join('\n')
             : 'nothing to terminate',
       );
-      await manager.close();
       return failures.length ? exitCodeFor(failures[0]!.reason) : EXIT.ok;
     }),
   };
