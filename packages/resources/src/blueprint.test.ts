@@ -526,8 +526,19 @@ describe('toWorkload', () => {
   });
 
   it('omits image when the blueprint has only a command', async () => {
-    const workload = toWorkload(await loadBlueprint(HELLO_DIR));
+    const dir = await temporaryDirectory();
+    await writeFile(
+      join(dir, 'Blueprint.toml'),
+      '[package]\nname = "native"\n[blueprint]\ncommand = ["node", "server.js"]\nport = 8080\nhealth = "/health"\n[blueprint.resources]\nmin_cpu = 1\nmin_memory_gb = 1\nmin_storage_gb = 1\n',
+    );
+    const workload = toWorkload(await loadBlueprint(dir));
     expect('image' in workload).toBe(false);
+    expect(workload.command).toEqual(['node', 'server.js']);
+  });
+
+  it('keeps both image and command when the blueprint has both (examples/hello)', async () => {
+    const workload = toWorkload(await loadBlueprint(HELLO_DIR));
+    expect(workload.image).toBe('127.0.0.1:5000/bp-examples/hello:1');
     expect(workload.command).toEqual(['node', 'server.js']);
   });
 });
