@@ -348,7 +348,10 @@ export function createManager(settings: ManagerSettings = {}): Manager {
     // Providers that run only one kind get only that kind, so a blueprint with both runs anywhere.
     const workload = { ...what.workload };
     if (!capabilities.containerImage) delete workload.image;
-    if (!capabilities.nativeCommand) delete workload.command;
+    if (!capabilities.nativeCommand) {
+      delete workload.command;
+      delete workload.workingDirectory;
+    }
     emit({ step: 'estimate', message: `pricing on ${target}` });
     const estimate = await provider.estimateCost({
       resources: what.resources,

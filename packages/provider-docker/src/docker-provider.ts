@@ -109,6 +109,15 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
   /** Learned on the first deploy that asks for a disk limit: can the storage driver enforce one? */
   let storageLimits: boolean | undefined;
 
+  /** False when the engine's storage driver is known not to limit disk; undefined when only a try can tell. */
+  function storageLimitsPossible(info: {
+    Driver?: string;
+    DriverStatus?: [string, string][];
+  }): false | undefined {
+    const backing = info.DriverStatus?.find(([key]) => key === 'Backing Filesystem')?.[1];
+    return info.Driver === 'overlay2' && backing !== undefined && backing !== 'xfs' ? false : undefined;
+  }
+
   async function deploy(options: DeployOptionsV1, warnings: WarningV1[]): Promise<RemoteInstanceV1> {
     const { deploymentId, signal, onProgress, workload, resources } = options;
     // Values that must never surface in an error message.
@@ -134,11 +143,14 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
         message: `the ${info.OSType} engine at ${target.description} cannot share a PID namespace with the deadline keeper; set ttlSidecarImage: false`,
       });
     }
+    // overlay2 limits a container's disk only on xfs with project quotas: skip a create that would be refused.
+    storageLimits ??= storageLimitsPossible(info);
     const pulling = { pull, registryAuth: settings.registryAuth, redact, signal, onProgress };
     const created: string[] = [];
     try {
       await engine.ensureImage(workload.image!, pulling);
       let keeperId: string | undefined;
+      let keeperStarted: Promise<unknown> = Promise.resolve();
       if (keeperImage !== false) {
         await engine.ensureImage(keeperImage, { ...pulling, setting: 'ttlSidecarImage' });
         throwIfAborted(signal);
@@ -155,8 +167,11 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
         );
         keeperId = keeper.container.id;
         if (keeper.created) created.push(keeperId);
-        // The workload joins its PID namespace, so it must run first.
-        await engine.start(keeper.container, redact);
+        // The workload joins its PID namespace, so the keeper must run before the workload starts;
+        // creating the workload meanwhile saves a round trip.
+        const starting = engine.start(keeper.container, redact);
+        starting.catch(() => {});
+        keeperStarted = starting;
       }
       throwIfAborted(signal);
       onProgress?.({
@@ -198,6 +213,7 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
           ? `starting ${workloadName(deploymentId)}`
           : `instance ${deploymentId} already exists`,
       });
+      await keeperStarted;
       await engine.start(container.container, redact);
       const inspected = await engine.inspect(container.container.id);
       if (!inspected) {
