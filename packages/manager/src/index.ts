@@ -6,6 +6,7 @@ export type {
   DeploymentStore,
 } from '@bp/tracker';
 export { BUDGET_THRESHOLDS, type BudgetStatus, budgetStatus, monthOf } from './budget.js';
+export { type CatalogRefreshRequest, type CatalogRefreshResult, refreshCatalog } from './catalog-refresh.js';
 export {
   type CloudConfig,
   loadCloudConfig,

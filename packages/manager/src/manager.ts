@@ -26,6 +26,7 @@ import {
   isBilling,
   monthlyShareOf,
 } from './budget.js';
+import { type CatalogRefreshRequest, type CatalogRefreshResult, refreshCatalog } from './catalog-refresh.js';
 import { type CloudConfig, loadCloudConfig } from './cloud-config.js';
 import { type EstimateRequest, type EstimateResult, estimate } from './estimate.js';
 import { type BpPaths, resolvePaths } from './paths.js';
@@ -162,6 +163,8 @@ export interface Manager {
   catalogInfo(): Promise<CatalogInfo>;
   /** Validates a catalog file and installs it for this user (`$BP_HOME`). */
   installCatalog(file: string, options?: { force?: boolean }): Promise<InstallCatalogResult>;
+  /** Prices one cloud from its own pricing API and installs the merged catalog for this user. */
+  refreshCatalog(request: CatalogRefreshRequest): Promise<CatalogRefreshResult>;
   /** The configured targets with their types. */
   targets(): Promise<ResolvedTarget[]>;
   /** The provider behind a target (created on first use). */
@@ -1000,6 +1003,7 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       const { installCatalog } = await import('@bp/pricing');
       return installCatalog(resolve(file), paths.home, options);
     },
+    refreshCatalog: (request: CatalogRefreshRequest) => refreshCatalog(request, paths.home),
     async targets() {
       return listTargets(await config());
     },

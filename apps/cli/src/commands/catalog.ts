@@ -7,15 +7,31 @@ interface CatalogArgs extends GlobalOptions {
   action: string;
   from?: string;
   force?: boolean;
+  provider?: string;
+  region?: string[];
+  endpoint?: string;
+  'api-key-env'?: string;
 }
 
 export function catalogCommand(wrap: Wrap): CommandModule<GlobalOptions, CatalogArgs> {
   return {
     command: 'catalog [action]',
-    describe: "The price catalog: 'info' (sources, age, size) or 'update --from FILE'",
+    describe:
+      "The price catalog: 'info', 'update --from FILE', or 'refresh --provider P' from the cloud's API",
     builder: (yargs) =>
       yargs
-        .positional('action', { type: 'string', default: 'info', choices: ['info', 'update'] })
+        .positional('action', { type: 'string', default: 'info', choices: ['info', 'update', 'refresh'] })
+        .option('provider', { type: 'string', describe: 'refresh: aws, azure or gcp' })
+        .option('region', {
+          type: 'string',
+          array: true,
+          describe: 'refresh: regions to price (AWS default us-east-1)',
+        })
+        .option('endpoint', { type: 'string', describe: "refresh: the pricing API's URL, e.g. a mirror" })
+        .option('api-key-env', {
+          type: 'string',
+          describe: 'refresh gcp: variable holding the API key (GOOGLE_API_KEY)',
+        })
         .option('from', {
           type: 'string',
           describe: 'A catalog file (as built by bp) to validate and install',
@@ -24,6 +40,24 @@ export function catalogCommand(wrap: Wrap): CommandModule<GlobalOptions, Catalog
     handler: wrap(async (argv: CatalogArgs) => {
       const context = createContext(argv);
       const manager = await context.manager();
+      if (argv.action === 'refresh') {
+        if (!argv.provider) throw new UsageError('catalog refresh: --provider aws|azure|gcp is required');
+        context.progress.step(`reading ${argv.provider}'s pricing API`);
+        const refreshed = await manager.refreshCatalog({
+          provider: argv.provider,
+          regions: argv.region?.map(String),
+          endpoint: argv.endpoint,
+          apiKeyVariable: argv['api-key-env'],
+          signal: context.signal,
+        });
+        context.progress.done();
+        context.print(
+          refreshed,
+          () =>
+            `installed catalog ${refreshed.version} at ${refreshed.path}: ${refreshed.rows} ${refreshed.provider} rows from ${refreshed.requests} requests`,
+        );
+        return EXIT.ok;
+      }
       if (argv.action === 'update') {
         if (!argv.from) throw new UsageError('catalog update: --from FILE is required');
         const installed = await manager.installCatalog(argv.from, { force: argv.force });
