@@ -8,6 +8,7 @@ import { deployCommand } from './commands/deploy.js';
 import { estimateCommand } from './commands/estimate.js';
 import { logsCommand } from './commands/logs.js';
 import { providersCommand } from './commands/providers.js';
+import { reconcileCommand } from './commands/reconcile.js';
 import { statusCommand } from './commands/status.js';
 import { terminateCommand } from './commands/terminate.js';
 import { closeManagers, type GlobalOptions } from './context.js';
@@ -86,6 +87,7 @@ function build(args: string[], run: (handler: () => Promise<number>) => void): A
       .command(costsCommand(wrap))
       .command(alertCommand(wrap))
       .command(catalogCommand(wrap))
+      .command(reconcileCommand(wrap))
       .demandCommand(1, 'name a command: bp --help lists them')
       .strict()
       .recommendCommands()

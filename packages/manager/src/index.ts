@@ -31,6 +31,7 @@ export {
   type ManagerSettings,
 } from './manager.js';
 export { type BpPaths, expandHome, resolvePaths } from './paths.js';
+export { type ReconcileFinding, reconcile } from './reconcile.js';
 export {
   type CandidatePlan,
   CPU_INTENSIVE_VCPUS,

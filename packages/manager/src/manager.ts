@@ -8,6 +8,7 @@ import {
   type CostEstimateV1,
   deploymentTags,
   HealthTimeoutError,
+  type InstanceRefV1,
   type LogEntryV1,
   ProviderCallError,
   type RemoteProviderV1,
@@ -30,8 +31,9 @@ import { type CatalogRefreshRequest, type CatalogRefreshResult, refreshCatalog }
 import { type CloudConfig, loadCloudConfig } from './cloud-config.js';
 import { type EstimateRequest, type EstimateResult, estimate } from './estimate.js';
 import { type BpPaths, resolvePaths } from './paths.js';
+import { type ReconcileFinding, reconcile } from './reconcile.js';
 import { planCandidates } from './selection.js';
-import { createProviderForTarget, listTargets, type ResolvedTarget } from './targets.js';
+import { createProviderForTarget, isProviderInstalled, listTargets, type ResolvedTarget } from './targets.js';
 
 const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const ACTIVE: DeploymentStatus[] = ['pending', 'provisioning', 'running', 'terminating'];
@@ -163,6 +165,17 @@ export interface Manager {
   catalogInfo(): Promise<CatalogInfo>;
   /** Validates a catalog file and installs it for this user (`$BP_HOME`). */
   installCatalog(file: string, options?: { force?: boolean }): Promise<InstallCatalogResult>;
+  /**
+   * Finds resources carrying bp's tags (this installation's, unless `anyOwner`) with no live record,
+   * and live records whose resources are gone; with `apply`, destroys or marks them.
+   */
+  reconcile(options: {
+    provider?: string;
+    region?: string;
+    apply: boolean;
+    anyOwner?: boolean;
+    signal?: AbortSignal;
+  }): Promise<{ findings: ReconcileFinding[]; errors: string[] }>;
   /** Prices one cloud from its own pricing API and installs the merged catalog for this user. */
   refreshCatalog(request: CatalogRefreshRequest): Promise<CatalogRefreshResult>;
   /** The configured targets with their types. */
@@ -384,44 +397,38 @@ export function createManager(settings: ManagerSettings = {}): Manager {
     return { target, provider, workload, estimate };
   }
 
+  /** Asks until the provider says the instance is gone (confirm before forget); bounded. */
   async function waitUntilGone(
     provider: RemoteProviderV1,
-    record: DeploymentRecord,
-    signal: AbortSignal | undefined,
+    reference: InstanceRefV1,
     timeoutMs = 60_000,
   ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let interval = 50;
     for (;;) {
-      const status = await provider.getInstanceStatus({
-        deploymentId: record.id,
-        resourceIds: record.resourceIds,
-        region: record.region,
-        signal,
-      });
+      const status = await provider.getInstanceStatus(reference);
       if (status.state === 'gone') return;
       if (Date.now() >= deadline) {
         throw new ProviderCallError({
           provider: provider.provider,
           operation: 'terminate',
-          message: `${provider.provider} still reports ${record.id} as ${status.state} after ${Math.round(timeoutMs / 1000)} s; it stays 'terminating' and the next reaper pass retries`,
+          message: `${provider.provider} still reports ${reference.deploymentId} as ${status.state} after ${Math.round(timeoutMs / 1000)} s; it stays 'terminating' and the next reaper pass retries`,
           isRetryable: true,
         });
       }
-      await sleep(interval, signal);
+      await sleep(interval, reference.signal);
       interval = Math.min(interval * 2, 1000);
     }
   }
 
-  async function destroy(provider: RemoteProviderV1, record: DeploymentRecord, signal?: AbortSignal) {
-    const reference = {
-      deploymentId: record.id,
-      resourceIds: record.resourceIds,
-      region: record.region,
-      signal,
-    };
+  /** Deletes everything of a deployment and waits until the provider confirms it is gone. */
+  async function destroy(provider: RemoteProviderV1, reference: InstanceRefV1): Promise<void> {
     await provider.terminateInstance(reference);
-    await waitUntilGone(provider, record, signal);
+    await waitUntilGone(provider, reference);
+  }
+
+  function referenceOf(record: DeploymentRecord, signal?: AbortSignal): InstanceRefV1 {
+    return { deploymentId: record.id, resourceIds: record.resourceIds, region: record.region, signal };
   }
 
   async function lastLogLines(
@@ -702,7 +709,7 @@ export function createManager(settings: ManagerSettings = {}): Manager {
           step: 'failover',
           message: `${candidate.target}: ${describeError(error)}; trying the next target`,
         });
-        await destroy(provider, record).catch(() => {});
+        await destroy(provider, referenceOf(record)).catch(() => {});
         record = await tracker.update(record.id, {
           attempts: [
             ...record.attempts,
@@ -762,7 +769,7 @@ export function createManager(settings: ManagerSettings = {}): Manager {
     let cleanupFailure: string | undefined;
     try {
       // Undo even when nothing was reported created: the call may have created something before it failed.
-      await destroy(provider, record);
+      await destroy(provider, referenceOf(record));
     } catch (cleanupError) {
       cleanupFailure = describeError(cleanupError);
     }
@@ -804,7 +811,7 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       reason: options.reason ?? record.reason,
       actor,
     });
-    await destroy(provider, record, options.signal);
+    await destroy(provider, referenceOf(record, options.signal));
     emit({
       deploymentId: record.id,
       step: 'confirm',
@@ -1004,6 +1011,38 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       return installCatalog(resolve(file), paths.home, options);
     },
     refreshCatalog: (request: CatalogRefreshRequest) => refreshCatalog(request, paths.home),
+    async reconcile(options: {
+      provider?: string;
+      region?: string;
+      apply: boolean;
+      anyOwner?: boolean;
+      signal?: AbortSignal;
+    }) {
+      const tracker = await store();
+      const targets = (await allTargets()).filter(
+        (target) =>
+          (options.provider === undefined || target.type === options.provider) &&
+          (isProviderInstalled(target.type) ||
+            settings.providers?.some((provider) => provider.provider === target.name)),
+      );
+      return reconcile({
+        store: tracker,
+        targets: targets.map((target) => ({ name: target.name, provider: () => providerFor(target.name) })),
+        owner: options.anyOwner ? undefined : tracker.installationId,
+        region: options.region,
+        apply: options.apply,
+        signal: options.signal,
+        destroy: (provider, resource) =>
+          destroy(provider, {
+            deploymentId: resource.deploymentId,
+            resourceIds: [resource.resourceId],
+            region: resource.region,
+            signal: options.signal,
+          }),
+        terminate: (id, reason) => terminate(id, { reason, signal: options.signal }),
+        markFailed: (id, reason) => tracker.transition(id, 'failed', { reason, actor }),
+      });
+    },
     async targets() {
       return listTargets(await config());
     },
