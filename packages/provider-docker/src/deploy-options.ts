@@ -1,4 +1,5 @@
 import {
+  checkCommonDeployOptionsV1,
   type DeployOptionsV1,
   UnsupportedCapabilityError,
   ValidationError,
@@ -43,12 +44,7 @@ export function checkDeployOptions(options: DeployOptionsV1): WarningV1[] {
   ) {
     throw invalid('workload.command', 'must be a non-empty list of strings without NUL bytes');
   }
-  if (!Number.isInteger(workload.port) || workload.port < 1 || workload.port > 65535) {
-    throw invalid('workload.port', 'must be a whole number from 1 to 65535');
-  }
-  if (typeof workload.healthPath !== 'string' || !workload.healthPath.startsWith('/')) {
-    throw invalid('workload.healthPath', 'must start with /');
-  }
+  checkCommonDeployOptionsV1(options);
   for (const [group, values] of [
     ['workload.env', workload.env],
     ['secrets', options.secrets],
@@ -58,9 +54,6 @@ export function checkDeployOptions(options: DeployOptionsV1): WarningV1[] {
         throw invalid(`${group}.${key}`, 'must be a name without = holding a string without NUL bytes');
       }
     }
-  }
-  if (!(options.expiresAt instanceof Date) || !(options.expiresAt.getTime() > Date.now())) {
-    throw invalid('expiresAt', 'must be a time in the future');
   }
   if (!(Number.isFinite(resources.cpu) && resources.cpu >= 0.01)) {
     throw invalid('resources.cpu', 'must be at least 0.01 CPU');

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import {
   AbortedError,
   CapacityError,
+  checkCommonDeployOptionsV1,
   checkHttpHealth,
   type DeployOptionsV1,
   type InstanceStatusV1,
@@ -471,12 +472,7 @@ function checkDeployOptions(options: DeployOptionsV1): WarningV1[] {
   if (!findExecutable(command[0], workload.env?.PATH ?? process.env.PATH, workingDirectory)) {
     throw invalid('workload.command', `${command[0]} is not an executable file here or on PATH`);
   }
-  if (!Number.isInteger(workload.port) || workload.port < 1 || workload.port > 65535) {
-    throw invalid('workload.port', 'must be a whole number from 1 to 65535');
-  }
-  if (typeof workload.healthPath !== 'string' || !workload.healthPath.startsWith('/')) {
-    throw invalid('workload.healthPath', 'must start with /');
-  }
+  checkCommonDeployOptionsV1(options);
   for (const [group, values] of [
     ['workload.env', workload.env],
     ['secrets', options.secrets],
@@ -486,9 +482,6 @@ function checkDeployOptions(options: DeployOptionsV1): WarningV1[] {
         throw invalid(`${group}.${key}`, 'must be a name without = holding a string without NUL bytes');
       }
     }
-  }
-  if (!(options.expiresAt instanceof Date) || !(options.expiresAt.getTime() > Date.now())) {
-    throw invalid('expiresAt', 'must be a time in the future');
   }
   if (resources.gpuCount > 0) throw new UnsupportedCapabilityError({ provider: PROVIDER, capability: 'gpu' });
 

@@ -4,6 +4,7 @@ import {
   AbortedError,
   BpError,
   CapacityError,
+  checkCommonDeployOptionsV1,
   checkHttpHealth,
   type DeployOptionsV1,
   NotFoundError,
@@ -216,12 +217,7 @@ export function createSshProvider(settings: SshProviderSettings): SshProvider {
         message: 'runtime native runs commands; set runtime "docker" to run an image on the hosts',
       });
     }
-    if (!Number.isInteger(workload.port) || workload.port < 1 || workload.port > 65535) {
-      throw invalid('workload.port', 'must be a whole number from 1 to 65535');
-    }
-    if (typeof workload.healthPath !== 'string' || !workload.healthPath.startsWith('/')) {
-      throw invalid('workload.healthPath', 'must start with /');
-    }
+    checkCommonDeployOptionsV1(options);
     for (const [group, values] of [
       ['workload.env', workload.env],
       ['secrets', options.secrets],
@@ -235,9 +231,6 @@ export function createSshProvider(settings: SshProviderSettings): SshProvider {
           );
         }
       }
-    }
-    if (!(options.expiresAt instanceof Date) || !(options.expiresAt.getTime() > Date.now())) {
-      throw invalid('expiresAt', 'must be a time in the future');
     }
     if (resources.gpuCount > 0)
       throw new UnsupportedCapabilityError({ provider: PROVIDER, capability: 'gpu' });

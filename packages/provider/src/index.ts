@@ -1,3 +1,4 @@
+export { checkCommonDeployOptionsV1 } from './check-deploy-options.js';
 export * from './errors.js';
 export { checkHttpHealth } from './http-health.js';
 export * from './provider-v1.js';
