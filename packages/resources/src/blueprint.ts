@@ -2,9 +2,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ValidationError, type WorkloadV1 } from '@bp/provider';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { type ManifestSyntax, manifestError, manifestErrorMap } from './manifest-errors.js';
-import { type ResourceSpec, ResourceSpecSchema } from './resource-spec.js';
+import { loadZod, type ResourceSpec, resourceSpecSchema } from './resource-spec.js';
 
 /** Where a secret's value comes from: an environment variable or a file (`~` is the home directory). Never the value. */
 export type SecretRef = { env: string } | { file: string };
@@ -36,90 +36,102 @@ export interface Blueprint {
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const envName = () => z.string().regex(ENV_NAME, { error: 'not a valid environment variable name' });
+function buildBlueprintDocumentSchema() {
+  const z = loadZod();
+  const envName = () => z.string().regex(ENV_NAME, { error: 'not a valid environment variable name' });
 
-const SecretRefSchema = z
-  .strictObject(
-    { env: envName().optional(), file: z.string().min(1, { error: 'must not be empty' }).optional() },
-    {
-      error: (issue) =>
-        issue.code === 'invalid_type'
-          ? 'expected { env = "VARIABLE" } or { file = "path" }: name where the secret comes from, never its value'
-          : undefined,
-    },
-  )
-  .refine((ref) => (ref.env === undefined) !== (ref.file === undefined), {
-    error: 'needs exactly one of env and file',
-  })
-  .transform((ref): SecretRef => (ref.env !== undefined ? { env: ref.env } : { file: ref.file! }));
-
-const EnvValueSchema = z.union([z.string(), z.boolean(), z.int()], {
-  error: 'expected a string (quote numbers that are not whole, e.g. "1.10", so they keep their written form)',
-});
-
-/**
- * Validates a whole manifest document: `[package]` and `[blueprint]` with its
- * `env`, `secrets` and `resources` tables, keys as written in Blueprint.toml.
- * Env values may be strings, booleans or integers; booleans and integers become
- * strings. Other numbers are refused because TOML would drop how they were
- * written (`1.10` reads back as `1.1`).
- */
-export const BlueprintDocumentSchema = z.strictObject({
-  package: z.strictObject({
-    name: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, {
-      error: 'must be 1 to 63 characters of a-z, 0-9 and -, not starting or ending with -',
-    }),
-    version: z.string().optional(),
-  }),
-  blueprint: z
-    .strictObject({
-      image: z
-        .string()
-        .regex(/^\S+$/, { error: 'must be a non-empty image reference without spaces' })
-        .optional(),
-      command: z
-        .array(z.string(), {
-          error: (issue) =>
-            issue.code === 'invalid_type'
-              ? 'expected an array of strings, e.g. ["node", "server.js"]'
-              : undefined,
-        })
-        .min(1, { error: 'must name a program: ["program", "argument", ...]' })
-        .refine((command) => command[0] !== '', { error: 'the program (first element) must not be empty' })
-        .optional(),
-      port: z.int().min(1, { error: 'must be 1 to 65535' }).max(65535, { error: 'must be 1 to 65535' }),
-      health: z.string().startsWith('/', { error: 'must be an HTTP path starting with /' }),
-      env: z.record(envName(), EnvValueSchema.transform(String)).default({}),
-      secrets: z.record(envName(), SecretRefSchema).default({}),
-      resources: ResourceSpecSchema,
+  const SecretRefSchema = z
+    .strictObject(
+      { env: envName().optional(), file: z.string().min(1, { error: 'must not be empty' }).optional() },
+      {
+        error: (issue) =>
+          issue.code === 'invalid_type'
+            ? 'expected { env = "VARIABLE" } or { file = "path" }: name where the secret comes from, never its value'
+            : undefined,
+      },
+    )
+    .refine((ref) => (ref.env === undefined) !== (ref.file === undefined), {
+      error: 'needs exactly one of env and file',
     })
-    .superRefine((blueprint, context) => {
-      if (blueprint.image === undefined && blueprint.command === undefined) {
-        context.addIssue({ code: 'custom', path: [], message: 'needs image or command (at least one)' });
-      }
-      // bp sets PORT itself (see PRODUCT.md), so a blueprint that sets it would be overridden silently.
-      for (const table of ['env', 'secrets'] as const) {
-        if (Object.hasOwn(blueprint[table], 'PORT')) {
-          context.addIssue({
-            code: 'custom',
-            path: [table, 'PORT'],
-            message: 'PORT is set by bp from blueprint.port',
-          });
-        }
-      }
-      for (const name of Object.keys(blueprint.secrets)) {
-        if (Object.hasOwn(blueprint.env, name)) {
-          context.addIssue({
-            code: 'custom',
-            path: ['secrets', name],
-            message: `${name} is also set in blueprint.env`,
-          });
-        }
-      }
-    }),
-});
+    .transform((ref): SecretRef => (ref.env !== undefined ? { env: ref.env } : { file: ref.file! }));
 
-type BlueprintDocument = z.output<typeof BlueprintDocumentSchema>;
+  const EnvValueSchema = z.union([z.string(), z.boolean(), z.int()], {
+    error:
+      'expected a string (quote numbers that are not whole, e.g. "1.10", so they keep their written form)',
+  });
+
+  /**
+   * Validates a whole manifest document: `[package]` and `[blueprint]` with its
+   * `env`, `secrets` and `resources` tables, keys as written in Blueprint.toml.
+   * Env values may be strings, booleans or integers; booleans and integers become
+   * strings. Other numbers are refused because TOML would drop how they were
+   * written (`1.10` reads back as `1.1`).
+   */
+  return z.strictObject({
+    package: z.strictObject({
+      name: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, {
+        error: 'must be 1 to 63 characters of a-z, 0-9 and -, not starting or ending with -',
+      }),
+      version: z.string().optional(),
+    }),
+    blueprint: z
+      .strictObject({
+        image: z
+          .string()
+          .regex(/^\S+$/, { error: 'must be a non-empty image reference without spaces' })
+          .optional(),
+        command: z
+          .array(z.string(), {
+            error: (issue) =>
+              issue.code === 'invalid_type'
+                ? 'expected an array of strings, e.g. ["node", "server.js"]'
+                : undefined,
+          })
+          .min(1, { error: 'must name a program: ["program", "argument", ...]' })
+          .refine((command) => command[0] !== '', { error: 'the program (first element) must not be empty' })
+          .optional(),
+        port: z.int().min(1, { error: 'must be 1 to 65535' }).max(65535, { error: 'must be 1 to 65535' }),
+        health: z.string().startsWith('/', { error: 'must be an HTTP path starting with /' }),
+        env: z.record(envName(), EnvValueSchema.transform(String)).default({}),
+        secrets: z.record(envName(), SecretRefSchema).default({}),
+        resources: resourceSpecSchema(),
+      })
+      .superRefine((blueprint, context) => {
+        if (blueprint.image === undefined && blueprint.command === undefined) {
+          context.addIssue({ code: 'custom', path: [], message: 'needs image or command (at least one)' });
+        }
+        // bp sets PORT itself (see PRODUCT.md), so a blueprint that sets it would be overridden silently.
+        for (const table of ['env', 'secrets'] as const) {
+          if (Object.hasOwn(blueprint[table], 'PORT')) {
+            context.addIssue({
+              code: 'custom',
+              path: [table, 'PORT'],
+              message: 'PORT is set by bp from blueprint.port',
+            });
+          }
+        }
+        for (const name of Object.keys(blueprint.secrets)) {
+          if (Object.hasOwn(blueprint.env, name)) {
+            context.addIssue({
+              code: 'custom',
+              path: ['secrets', name],
+              message: `${name} is also set in blueprint.env`,
+            });
+          }
+        }
+      }),
+  });
+}
+
+let blueprintDocumentSchemaCache: ReturnType<typeof buildBlueprintDocumentSchema> | undefined;
+
+/** The zod schema of a whole manifest document (see {@link parseBlueprint}); built on first use. */
+export function blueprintDocumentSchema(): ReturnType<typeof buildBlueprintDocumentSchema> {
+  blueprintDocumentSchemaCache ??= buildBlueprintDocumentSchema();
+  return blueprintDocumentSchemaCache;
+}
+
+type BlueprintDocument = z.output<ReturnType<typeof buildBlueprintDocumentSchema>>;
 
 function validateDocument(
   document: unknown,
@@ -127,7 +139,7 @@ function validateDocument(
   syntax: ManifestSyntax,
   mapPath?: (path: PropertyKey[]) => PropertyKey[],
 ): BlueprintDocument {
-  const result = BlueprintDocumentSchema.safeParse(document, { error: manifestErrorMap(syntax) });
+  const result = blueprintDocumentSchema().safeParse(document, { error: manifestErrorMap(syntax) });
   if (!result.success) throw manifestError(result.error.issues, file, mapPath);
   return result.data;
 }

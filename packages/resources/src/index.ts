@@ -1,6 +1,6 @@
 export {
   type Blueprint,
-  BlueprintDocumentSchema,
+  blueprintDocumentSchema,
   loadBlueprint,
   parseBlueprint,
   type SecretRef,
@@ -19,7 +19,7 @@ export {
   type ResourceOverrides,
   type ResourceSpec,
   type ResourceSpecInput,
-  ResourceSpecSchema,
   resolveResources,
+  resourceSpecSchema,
 } from './resource-spec.js';
 export { type ReadSecretFile, resolveSecrets } from './secrets.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ResourceSpec, ResourceSpecSchema, resolveResources } from './resource-spec.js';
+import { type ResourceSpec, resolveResources, resourceSpecSchema } from './resource-spec.js';
 import { caught, expectValidationError } from './test-helpers.js';
 
 const SPEC: ResourceSpec = {
@@ -13,9 +13,9 @@ const SPEC: ResourceSpec = {
   allowSpot: false,
 };
 
-describe('ResourceSpecSchema', () => {
+describe('resourceSpecSchema', () => {
   it('turns the manifest table into a ResourceSpec with defaults', () => {
-    expect(ResourceSpecSchema.parse({ min_cpu: 0.5, min_memory_gb: 1, min_storage_gb: 10 })).toMatchObject({
+    expect(resourceSpecSchema().parse({ min_cpu: 0.5, min_memory_gb: 1, min_storage_gb: 10 })).toMatchObject({
       minCpu: 0.5,
       minMemoryGb: 1,
       minStorageGb: 10,
@@ -25,7 +25,7 @@ describe('ResourceSpecSchema', () => {
   });
 
   it('refuses camelCase keys, which are not the manifest spelling', () => {
-    expect(ResourceSpecSchema.safeParse({ minCpu: 1, min_memory_gb: 1, min_storage_gb: 1 }).success).toBe(
+    expect(resourceSpecSchema().safeParse({ minCpu: 1, min_memory_gb: 1, min_storage_gb: 1 }).success).toBe(
       false,
     );
   });

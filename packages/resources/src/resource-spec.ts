@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { type ResourceRequestV1, ValidationError } from '@bp/provider';
-import { z } from 'zod';
+import type { z } from 'zod';
 
 /** The compute a blueprint needs, from `[blueprint.resources]`. Sizes in GiB, CPU in vCPUs. */
 export interface ResourceSpec {
@@ -23,58 +24,81 @@ export interface ResourceSpec {
   allowSpot: boolean;
 }
 
-const positive = () => z.number().positive({ error: 'must be above 0' });
+/** zod, loaded on first use: commands that only resolve resources or parse durations skip its start-up cost. */
+export function loadZod(): typeof z {
+  zodModule ??= (createRequire(import.meta.url)('zod') as { z: typeof z }).z;
+  return zodModule;
+}
+let zodModule: typeof z | undefined;
+
+function buildResourceSpecSchema() {
+  const z = loadZod();
+  const positive = () => z.number().positive({ error: 'must be above 0' });
+
+  /**
+   * Validates a `[blueprint.resources]` table as written in the manifest (snake_case
+   * keys such as `min_cpu`) and outputs a {@link ResourceSpec} (camelCase). Unknown
+   * keys, wrong types, sizes of 0 or less, a fractional `gpu_count`, a minimum above
+   * its recommended value and `gpu_model` without a GPU are refused.
+   */
+  return z
+    .strictObject({
+      min_cpu: positive(),
+      min_memory_gb: positive(),
+      min_storage_gb: positive(),
+      recommended_cpu: positive().optional(),
+      recommended_memory_gb: positive().optional(),
+      recommended_storage_gb: positive().optional(),
+      gpu_count: z.int().nonnegative({ error: 'must be 0 or more' }).default(0),
+      gpu_model: z.string().trim().min(1, { error: 'must not be empty' }).optional(),
+      allow_spot: z.boolean().default(false),
+    })
+    .superRefine((table, context) => {
+      for (const name of ['cpu', 'memory_gb', 'storage_gb'] as const) {
+        const minimum = table[`min_${name}`];
+        const recommended = table[`recommended_${name}`];
+        if (recommended !== undefined && minimum > recommended) {
+          context.addIssue({
+            code: 'custom',
+            path: [`min_${name}`],
+            message: `${minimum} is above recommended_${name} ${recommended}`,
+          });
+        }
+      }
+      if (table.gpu_model !== undefined && table.gpu_count < 1) {
+        context.addIssue({ code: 'custom', path: ['gpu_model'], message: 'needs gpu_count of 1 or more' });
+      }
+    })
+    .transform(
+      (table): ResourceSpec => ({
+        minCpu: table.min_cpu,
+        minMemoryGb: table.min_memory_gb,
+        minStorageGb: table.min_storage_gb,
+        recommendedCpu: table.recommended_cpu,
+        recommendedMemoryGb: table.recommended_memory_gb,
+        recommendedStorageGb: table.recommended_storage_gb,
+        gpuCount: table.gpu_count,
+        gpuModel: table.gpu_model,
+        allowSpot: table.allow_spot,
+      }),
+    );
+}
+
+let resourceSpecSchemaCache: ReturnType<typeof buildResourceSpecSchema> | undefined;
 
 /**
- * Validates a `[blueprint.resources]` table as written in the manifest (snake_case
- * keys such as `min_cpu`) and outputs a {@link ResourceSpec} (camelCase). Unknown
- * keys, wrong types, sizes of 0 or less, a fractional `gpu_count`, a minimum above
- * its recommended value and `gpu_model` without a GPU are refused.
+ * The zod schema of a `[blueprint.resources]` table as written in the manifest (snake_case
+ * keys such as `min_cpu`), whose output is a {@link ResourceSpec} (camelCase). Unknown
+ * keys, wrong types, sizes of 0 or less, a fractional `gpu_count`, a minimum above its
+ * recommended value and `gpu_model` without a GPU are refused. Built on first use.
  */
-export const ResourceSpecSchema = z
-  .strictObject({
-    min_cpu: positive(),
-    min_memory_gb: positive(),
-    min_storage_gb: positive(),
-    recommended_cpu: positive().optional(),
-    recommended_memory_gb: positive().optional(),
-    recommended_storage_gb: positive().optional(),
-    gpu_count: z.int().nonnegative({ error: 'must be 0 or more' }).default(0),
-    gpu_model: z.string().trim().min(1, { error: 'must not be empty' }).optional(),
-    allow_spot: z.boolean().default(false),
-  })
-  .superRefine((table, context) => {
-    for (const name of ['cpu', 'memory_gb', 'storage_gb'] as const) {
-      const minimum = table[`min_${name}`];
-      const recommended = table[`recommended_${name}`];
-      if (recommended !== undefined && minimum > recommended) {
-        context.addIssue({
-          code: 'custom',
-          path: [`min_${name}`],
-          message: `${minimum} is above recommended_${name} ${recommended}`,
-        });
-      }
-    }
-    if (table.gpu_model !== undefined && table.gpu_count < 1) {
-      context.addIssue({ code: 'custom', path: ['gpu_model'], message: 'needs gpu_count of 1 or more' });
-    }
-  })
-  .transform(
-    (table): ResourceSpec => ({
-      minCpu: table.min_cpu,
-      minMemoryGb: table.min_memory_gb,
-      minStorageGb: table.min_storage_gb,
-      recommendedCpu: table.recommended_cpu,
-      recommendedMemoryGb: table.recommended_memory_gb,
-      recommendedStorageGb: table.recommended_storage_gb,
-      gpuCount: table.gpu_count,
-      gpuModel: table.gpu_model,
-      allowSpot: table.allow_spot,
-    }),
-  );
+export function resourceSpecSchema(): ReturnType<typeof buildResourceSpecSchema> {
+  resourceSpecSchemaCache ??= buildResourceSpecSchema();
+  return resourceSpecSchemaCache;
+}
 
 /** `[blueprint.resources]` as written in the manifest, before defaults. */
-export type ResourceSpecInput = z.input<typeof ResourceSpecSchema>;
+export type ResourceSpecInput = z.input<ReturnType<typeof buildResourceSpecSchema>>;
 
 /** Command-line overrides of a blueprint's resources (`--cpu`, `--memory`, `--storage`, `--gpu`, `--gpu-model`, `--spot`). */
 export interface ResourceOverrides {
