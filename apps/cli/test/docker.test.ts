@@ -35,6 +35,13 @@ describe('bp on the Docker engine', () => {
     expect(record).toMatchObject({ target: 'docker', provider: 'docker', status: 'running' });
     expect(await httpGet(`${record.endpoint}/health`)).toBe(200);
     expect(containersOf(record.id, false).length).toBeGreaterThan(0);
+    // Named after the deployment (bp's ids already start with bp-), its deadline keeper beside it.
+    const names = execFileSync(
+      '/usr/bin/docker',
+      ['ps', '--format', '{{.Names}}', '--filter', `label=bp-deployment=${record.id}`],
+      { env: { ...process.env, DOCKER_HOST: `unix://${socketPath}` }, encoding: 'utf8' },
+    );
+    expect(names.split('\n').filter(Boolean).sort()).toEqual([record.id, `${record.id}.ttl`]);
     const logs = await runBp(['logs', record.id], home);
     expect(logs.stdout + logs.stderr).toContain('hello listening');
     const terminated = await runBp(['terminate', record.id], home);

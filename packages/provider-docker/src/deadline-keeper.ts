@@ -1,4 +1,5 @@
 import type Dockerode from 'dockerode';
+import { workloadName } from './workload-container.js';
 
 /**
  * The time to live on the engine, without bp and without the engine's socket: a tiny "deadline keeper"
@@ -21,7 +22,7 @@ const KEEPER_SCRIPT = [
 
 /** The keeper's container name. Deployment ids never contain `.`, so it cannot collide with a workload's `bp-<id>`. */
 export function keeperName(deploymentId: string): string {
-  return `bp-${deploymentId}.ttl`;
+  return `${workloadName(deploymentId)}.ttl`;
 }
 
 /** Create options of the keeper of a deployment that must be stopped `seconds` from now. */

@@ -9,7 +9,8 @@ const NAME_LABEL = 'bp-name';
 
 /** The workload's container name: the idempotency key of a deploy. */
 export function workloadName(deploymentId: string): string {
-  return `bp-${deploymentId}`;
+  // bp's own ids already read `bp-…`; other callers' ids get the prefix, so every container of bp's starts with it.
+  return deploymentId.startsWith('bp-') ? deploymentId : `bp-${deploymentId}`;
 }
 
 /** bp's tags as labels (`:` spelled `-`), the deployment's name and the container's role. Never env or secrets. */
