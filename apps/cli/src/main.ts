@@ -7,6 +7,7 @@ import { costsCommand } from './commands/costs.js';
 import { deployCommand } from './commands/deploy.js';
 import { estimateCommand } from './commands/estimate.js';
 import { logsCommand } from './commands/logs.js';
+import { monitorCommand } from './commands/monitor.js';
 import { providersCommand } from './commands/providers.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { statusCommand } from './commands/status.js';
@@ -36,6 +37,8 @@ const VALUE_OPTIONS = new Set([
   '--monthly-limit',
   '--duration',
   '--limit',
+  '--interval',
+  '--metrics-port',
 ]);
 
 function joinNegativeValues(args: string[]): string[] {
@@ -88,6 +91,7 @@ function build(args: string[], run: (handler: () => Promise<number>) => void): A
       .command(alertCommand(wrap))
       .command(catalogCommand(wrap))
       .command(reconcileCommand(wrap))
+      .command(monitorCommand(wrap))
       .demandCommand(1, 'name a command: bp --help lists them')
       .strict()
       .recommendCommands()

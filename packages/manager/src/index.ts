@@ -30,6 +30,13 @@ export {
   type ManagerEvent,
   type ManagerSettings,
 } from './manager.js';
+export {
+  createMonitorState,
+  type MonitorPassReport,
+  type MonitorSettings,
+  type MonitorState,
+  renderMetrics,
+} from './monitor.js';
 export { type BpPaths, expandHome, resolvePaths } from './paths.js';
 export { type ReconcileFinding, reconcile } from './reconcile.js';
 export {

@@ -30,6 +30,7 @@ import {
 import { type CatalogRefreshRequest, type CatalogRefreshResult, refreshCatalog } from './catalog-refresh.js';
 import { type CloudConfig, loadCloudConfig } from './cloud-config.js';
 import { type EstimateRequest, type EstimateResult, estimate } from './estimate.js';
+import { type MonitorPassReport, type MonitorSettings, type MonitorState, renderMetrics } from './monitor.js';
 import { type BpPaths, resolvePaths } from './paths.js';
 import { type ReconcileFinding, reconcile } from './reconcile.js';
 import { planCandidates } from './selection.js';
@@ -176,6 +177,24 @@ export interface Manager {
     anyOwner?: boolean;
     signal?: AbortSignal;
   }): Promise<{ findings: ReconcileFinding[]; errors: string[] }>;
+  /**
+   * Restarts a running deployment in place: the same id, spec and expiry, its secrets read again
+   * from the blueprint's sources. Marks it failed if it does not become healthy.
+   */
+  recover(
+    idOrPrefix: string,
+    options?: { timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<DeploymentRecord>;
+  /**
+   * One pass of `bp monitor`: the reaper (with the budget) under a lease only one monitor holds,
+   * then a health check of every running deployment under a lease per deployment, recovering
+   * those that failed too often and marking failed those that cannot be recovered.
+   */
+  monitorPass(state: MonitorState, settings?: MonitorSettings): Promise<MonitorPassReport>;
+  /** Gives up the leases a monitor holds (when it stops), so others take over at once. */
+  releaseLeases(state: MonitorState): Promise<void>;
+  /** Prometheus metrics of deployments, costs, the budget and (given) a monitor's state. */
+  metrics(state?: MonitorState): Promise<string>;
   /** Prices one cloud from its own pricing API and installs the merged catalog for this user. */
   refreshCatalog(request: CatalogRefreshRequest): Promise<CatalogRefreshResult>;
   /** The configured targets with their types. */
@@ -947,6 +966,179 @@ export function createManager(settings: ManagerSettings = {}): Manager {
     };
   }
 
+  async function recover(
+    idOrPrefix: string,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<DeploymentRecord> {
+    const tracker = await store();
+    let record = await tracker.resolve(idOrPrefix);
+    if (record.status !== 'running') {
+      throw new ValidationError({
+        path: 'id',
+        reason: `${record.id} is ${record.status}; only running deployments are recovered`,
+      });
+    }
+    const provider = await providerFor(record.target);
+    const spec = record.spec as {
+      workload: WorkloadV1;
+      resources: ResourceRequestV1;
+      secretNames?: string[];
+    };
+    let secrets: Record<string, string> = {};
+    if (spec.secretNames?.length) {
+      if (!record.blueprintDir)
+        throw new ValidationError({
+          path: 'blueprintDir',
+          reason: `${record.id} has secrets but no blueprint to read them from`,
+        });
+      const resources = await import('@bp/resources');
+      secrets = await resources.resolveSecrets(await resources.loadBlueprint(record.blueprintDir));
+    }
+    emit({
+      deploymentId: record.id,
+      step: 'recover',
+      message: `restarting ${record.id} on ${record.target}`,
+    });
+    try {
+      await destroy(provider, referenceOf(record, options.signal));
+      const instance = await provider.deployInstance({
+        deploymentId: record.id,
+        name: record.name,
+        workload: spec.workload,
+        resources: spec.resources,
+        expiresAt: record.expiresAt,
+        tags: record.tags,
+        secrets,
+        region: record.region,
+        instanceType: record.instanceType,
+        signal: options.signal,
+      });
+      record = await tracker.update(record.id, {
+        resourceIds: instance.resourceIds,
+        endpoint: instance.endpoint,
+        attempts: [
+          ...record.attempts,
+          {
+            target: record.target,
+            provider: provider.provider,
+            region: record.region,
+            outcome: 'ok',
+            reason: 'restarted',
+            at: new Date(),
+          },
+        ],
+      });
+      await waitHealthy(
+        provider,
+        record,
+        spec.workload.healthPath,
+        options.timeoutMs ?? 60_000,
+        options.signal,
+      );
+      emit({
+        deploymentId: record.id,
+        step: 'recovered',
+        message: `${record.id} is healthy again at ${record.endpoint ?? '-'}`,
+      });
+      return record;
+    } catch (error) {
+      if (AbortedError.isInstance(error)) throw error;
+      await undoFailedDeploy(provider, record, error, true);
+      throw error;
+    }
+  }
+
+  async function monitorPass(state: MonitorState, options: MonitorSettings = {}): Promise<MonitorPassReport> {
+    const tracker = await store();
+    const leaseMs = options.leaseMs ?? 30_000;
+    const threshold = options.failuresBeforeRecovery ?? 3;
+    const maxRecoveries = options.maxRecoveries ?? 3;
+    const report: MonitorPassReport = { reaper: false, reaped: [], checked: [], recovered: [], failed: [] };
+    state.passes++;
+    if (await tracker.acquireLease('reaper', state.holder, leaseMs)) {
+      state.leases.add('reaper');
+      report.reaper = true;
+      report.reaped = (await reap({ signal: options.signal })).map((record) => record.id);
+    }
+    for (const record of await tracker.list({ status: ['running'] })) {
+      if (options.signal?.aborted) break;
+      // One monitor checks a deployment at a time; a dead monitor's leases expire and others take over.
+      if (!(await tracker.acquireLease(`health:${record.id}`, state.holder, leaseMs))) continue;
+      state.leases.add(`health:${record.id}`);
+      let healthy = false;
+      let reason: string | undefined;
+      try {
+        const provider = await providerFor(record.target);
+        const reference = referenceOf(record, options.signal);
+        const status = await provider.getInstanceStatus(reference);
+        if (status.state === 'running') {
+          const spec = record.spec as { workload?: WorkloadV1 };
+          const health = await provider.checkHealth({ ...reference, path: spec.workload?.healthPath ?? '/' });
+          healthy = health.healthy;
+          reason = health.reason;
+        } else {
+          reason = `instance is ${status.state}${status.message ? ` (${status.message})` : ''}`;
+        }
+      } catch (error) {
+        reason = describeError(error);
+      }
+      state.healthy.set(record.id, healthy);
+      report.checked.push({ id: record.id, healthy, reason });
+      if (healthy) {
+        state.failures.delete(record.id);
+        continue;
+      }
+      const failures = (state.failures.get(record.id) ?? 0) + 1;
+      state.failures.set(record.id, failures);
+      emit({
+        deploymentId: record.id,
+        step: 'unhealthy',
+        message: `${record.id}: ${reason} (${failures} in a row)`,
+      });
+      if (failures < threshold) continue;
+      const recoveries = state.recoveries.get(record.id) ?? 0;
+      if (recoveries >= maxRecoveries) {
+        const why = `unhealthy after ${recoveries} restarts: ${reason}`;
+        await tracker
+          .transition(record.id, 'failed', { from: ['running'], reason: why, actor })
+          .catch(() => {});
+        // Leftovers of a failed deployment are removed, confirmed gone.
+        await terminate(record.id, { reason: why, signal: options.signal }).catch(() => {});
+        report.failed.push({ id: record.id, reason: why });
+        continue;
+      }
+      state.recoveries.set(record.id, recoveries + 1);
+      state.failures.delete(record.id);
+      try {
+        await recover(record.id, { timeoutMs: options.recoveryTimeoutMs, signal: options.signal });
+        state.healthy.set(record.id, true);
+        report.recovered.push(record.id);
+      } catch (error) {
+        report.failed.push({ id: record.id, reason: describeError(error) });
+      }
+    }
+    return report;
+  }
+
+  /** Gives up a monitor's leases, so another monitor takes over its work at once. */
+  async function releaseLeases(state: MonitorState): Promise<void> {
+    const tracker = await store();
+    for (const lease of state.leases) await tracker.releaseLease(lease, state.holder);
+    state.leases.clear();
+  }
+
+  async function metrics(state?: MonitorState): Promise<string> {
+    const records = await (await store()).list();
+    const now = new Date();
+    const budget = (await config()).budget;
+    return renderMetrics(records, {
+      now,
+      accruedUsd: (record) => accruedUsd(record, now),
+      budget: budget ? budgetStatus(records, budget, now) : undefined,
+      state,
+    });
+  }
+
   async function refresh(idOrPrefix: string, signal?: AbortSignal): Promise<DeploymentRecord> {
     const tracker = await store();
     const record = await tracker.resolve(idOrPrefix);
@@ -983,6 +1175,10 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       return (await store()).list(filter);
     },
     refresh,
+    recover,
+    monitorPass,
+    releaseLeases,
+    metrics,
     async logs(
       idOrPrefix: string,
       options: { follow?: boolean; since?: Date; tail?: number; signal?: AbortSignal } = {},

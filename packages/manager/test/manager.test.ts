@@ -12,7 +12,13 @@ import {
 } from '@bp/provider';
 import { createLocalProvider } from '@bp/provider-local';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createManager, type Manager, type ManagerEvent, resolvePaths } from '../src/index.js';
+import {
+  createManager,
+  createMonitorState,
+  type Manager,
+  type ManagerEvent,
+  resolvePaths,
+} from '../src/index.js';
 
 const HELLO = fileURLToPath(new URL('../../../examples/hello', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'bp-manager-'));
@@ -396,5 +402,31 @@ describe('costs and budgets', () => {
     expect(warnings[0]!.message).toMatch(/past 100 %/);
     await enforcer.reap();
     expect(events.filter((event) => event.step === 'budget')).toHaveLength(1);
+  });
+});
+
+describe('monitor passes', () => {
+  it('a deployment that stays unhealthy after its restart is marked failed, with nothing left running', async () => {
+    const home = mkdtempSync(join(root, 'sick-'));
+    let sick = false;
+    const local = createLocalProvider({ stateDir: join(home, 'local') });
+    const provider = localWith(home, {
+      checkHealth: async (options) =>
+        sick ? { healthy: false, reason: 'made sick by the test' } : local.checkHealth(options),
+    });
+    const manager = newManager({ providers: [provider] });
+    const record = await manager.deploy({ blueprintDir: HELLO, ttl: '10m' });
+    sick = true;
+    const state = createMonitorState('test-monitor');
+    const report = await manager.monitorPass(state, { failuresBeforeRecovery: 1, recoveryTimeoutMs: 1000 });
+    expect(report.checked).toEqual([{ id: record.id, healthy: false, reason: 'made sick by the test' }]);
+    expect(report.failed).toEqual([
+      { id: record.id, reason: expect.stringContaining('never became healthy') },
+    ]);
+    expect(await manager.get(record.id)).toMatchObject({ status: 'failed' });
+    expect((await local.getInstanceStatus({ deploymentId: record.id })).state).toBe('gone');
+    const metrics = await manager.metrics(state);
+    expect(metrics).toContain('bp_deployments{status="failed"} 1');
+    expect(metrics).toContain('bp_monitor_passes_total 1');
   });
 });
