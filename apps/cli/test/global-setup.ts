@@ -17,26 +17,35 @@ import type { TestProject } from 'vitest/node';
 const BUILD_IMAGE = fileURLToPath(new URL('../../../examples/hello/build-image.sh', import.meta.url));
 
 export default async function setup(project: TestProject) {
-  const engine = await ensureDockerEngine();
-  const registry = await ensureRegistry();
-  const images = await ensureTestImages({ engine, registry });
-  const { stdout } = await promisify(execFile)('bash', [BUILD_IMAGE], {
-    env: { ...process.env, DOCKER: '/usr/bin/docker', DOCKER_HOST: `unix://${engine.socketPath}` },
-  });
-  project.provide('docker', {
-    socketPath: engine.socketPath,
-    helloImage: stdout.trim(),
-    busybox: images.busybox,
-  });
-  // One SSH host in its own network namespace, for `--target` an ssh host (native runtime).
-  const ssh = await startSshHosts({ count: 1 });
-  const { stop: stopSsh, ...sshInfo } = ssh;
-  project.provide('ssh', sshInfo);
-  return async () => {
-    await stopSsh();
-    await registry.stop();
-    await engine.stop();
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
   };
+  try {
+    const engine = await ensureDockerEngine();
+    stops.push(() => engine.stop());
+    const registry = await ensureRegistry();
+    stops.push(() => registry.stop());
+    const images = await ensureTestImages({ engine, registry });
+    const { stdout } = await promisify(execFile)('bash', [BUILD_IMAGE], {
+      env: { ...process.env, DOCKER: '/usr/bin/docker', DOCKER_HOST: `unix://${engine.socketPath}` },
+    });
+    project.provide('docker', {
+      socketPath: engine.socketPath,
+      helloImage: stdout.trim(),
+      busybox: images.busybox,
+    });
+    // One SSH host in its own network namespace, for `--target` an ssh host (native runtime).
+    const ssh = await startSshHosts({ count: 1 });
+    const { stop: stopSsh, ...sshInfo } = ssh;
+    stops.push(stopSsh);
+    project.provide('ssh', sshInfo);
+  } catch (error) {
+    // A setup that fails half way must not leave servers running.
+    await stopAll();
+    throw error;
+  }
+  return stopAll;
 }
 
 declare module 'vitest' {
