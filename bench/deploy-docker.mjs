@@ -6,17 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureDockerEngine, ensureRegistry, ensureTestImages } from '../packages/test-infra/dist/index.js';
-import { BP, HELLO, healthStatus, median, ROOT, report } from './lib.mjs';
+import { alternate, BP, HELLO, ROOT, report, timeBpDeploy, waitHealthy } from './lib.mjs';
 
 const DOCKER = '/usr/bin/docker';
-
-async function waitHealthy(url) {
-  for (let attempt = 0; attempt < 1000; attempt++) {
-    if ((await healthStatus(url)) === 200) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`${url} never answered 200`);
-}
 
 export async function run({ runs = 5 } = {}) {
   const engine = await ensureDockerEngine();
@@ -44,31 +36,10 @@ export async function run({ runs = 5 } = {}) {
     docker('rm', '-f', id);
     return elapsed;
   };
-  const withBp = () => {
-    const started = performance.now();
-    const result = spawnSync(
-      process.execPath,
-      [BP, 'deploy', HELLO, '--provider', 'docker', '--ttl', '5m', '--json'],
-      {
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    const elapsed = performance.now() - started;
-    if (result.status !== 0) throw new Error(`bp deploy failed: ${result.stderr}`);
-    spawnSync(process.execPath, [BP, 'terminate', JSON.parse(result.stdout).id], { env, stdio: 'ignore' });
-    return elapsed;
-  };
+  const withBp = () => timeBpDeploy([HELLO, '--provider', 'docker', '--ttl', '5m'], env);
   try {
-    await byHand();
-    withBp();
-    const hand = [];
-    const bp = [];
-    for (let index = 0; index < runs; index++) {
-      hand.push(await byHand());
-      bp.push(withBp());
-    }
-    return [report('bp deploy (docker)', median(bp), 'docker run -d + health polling', median(hand), 1.1)];
+    const { peerMs, bpMs } = await alternate(byHand, withBp, runs);
+    return [report('bp deploy (docker)', bpMs, 'docker run -d + health polling', peerMs, 1.1)];
   } finally {
     spawnSync(process.execPath, [BP, 'terminate', '--all'], { env, stdio: 'ignore' });
     rmSync(home, { recursive: true, force: true });

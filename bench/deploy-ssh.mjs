@@ -6,17 +6,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSshHosts } from '../packages/test-infra/dist/index.js';
-import { BP, HELLO, healthStatus, median, ROOT, report } from './lib.mjs';
+import { alternate, BP, HELLO, ROOT, report, timeBpDeploy, waitHealthy } from './lib.mjs';
 
 const IMAGE = '127.0.0.1:5000/bp-examples/hello:1';
-
-async function waitHealthy(url) {
-  for (let attempt = 0; attempt < 1000; attempt++) {
-    if ((await healthStatus(url)) === 200) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`${url} never answered 200`);
-}
 
 export async function run({ runs = 5 } = {}) {
   const hello = readFileSync(`${ROOT}examples/hello/image/hello.sh`, 'utf8');
@@ -73,38 +65,11 @@ export async function run({ runs = 5 } = {}) {
     ssh('docker', 'rm', '-f', id);
     return elapsed;
   };
-  const withBp = () => {
-    const started = performance.now();
-    const result = spawnSync(
-      process.execPath,
-      [BP, 'deploy', HELLO, '--target', 'box', '--ttl', '5m', '--json'],
-      {
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    const elapsed = performance.now() - started;
-    if (result.status !== 0) throw new Error(`bp deploy failed: ${result.stderr}`);
-    spawnSync(process.execPath, [BP, 'terminate', JSON.parse(result.stdout).id], { env, stdio: 'ignore' });
-    return elapsed;
-  };
+  const withBp = () => timeBpDeploy([HELLO, '--target', 'box', '--ttl', '5m'], env);
   try {
-    await byHand();
-    withBp();
-    const hand = [];
-    const bp = [];
-    for (let index = 0; index < runs; index++) {
-      hand.push(await byHand());
-      bp.push(withBp());
-    }
+    const { peerMs, bpMs } = await alternate(byHand, withBp, runs);
     return [
-      report(
-        'bp deploy (ssh, docker runtime)',
-        median(bp),
-        'ssh host docker run -d + health polling',
-        median(hand),
-        1.1,
-      ),
+      report('bp deploy (ssh, docker runtime)', bpMs, 'ssh host docker run -d + health polling', peerMs, 1.1),
     ];
   } finally {
     spawnSync(process.execPath, [BP, 'terminate', '--all'], { env, stdio: 'ignore' });

@@ -53,3 +53,38 @@ export function report(name, bpMs, peerName, peerMs, target) {
   );
   return { name, bpMs, peerName, peerMs, ratio, target, meets: ratio <= target };
 }
+
+/** Polls `url` every 10 ms (at most 1,000 times) until it answers 200. */
+export async function waitHealthy(url) {
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    if ((await healthStatus(url)) === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`${url} never answered 200`);
+}
+
+/** Times `bp deploy ARGS` as a whole process (the deployment is terminated afterwards, untimed). */
+export function timeBpDeploy(args, env) {
+  const started = performance.now();
+  const result = spawnSync(process.execPath, [BP, 'deploy', ...args, '--json'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const elapsed = performance.now() - started;
+  if (result.status !== 0) throw new Error(`bp deploy failed: ${result.stderr}`);
+  spawnSync(process.execPath, [BP, 'terminate', JSON.parse(result.stdout).id], { env, stdio: 'ignore' });
+  return elapsed;
+}
+
+/** One warm-up each, then `runs` alternating runs of both; the medians. */
+export async function alternate(peer, bp, runs) {
+  await peer();
+  await bp();
+  const peerTimes = [];
+  const bpTimes = [];
+  for (let index = 0; index < runs; index++) {
+    peerTimes.push(await peer());
+    bpTimes.push(await bp());
+  }
+  return { peerMs: median(peerTimes), bpMs: median(bpTimes) };
+}
