@@ -62,7 +62,14 @@ export function processesInGroup(processGroup: number): ProcessInfo[] {
 }
 
 export function isPidAlive(pid: number): boolean {
-  return listProcesses().some((info) => info.pid === pid && !info.zombie);
+  // From stat alone: a process on its way out can no longer show its environ or cmdline, yet it is
+  // not gone until it is a zombie or reaped (listProcesses would drop it early).
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 /** True when something accepts TCP connections on 127.0.0.1:port. */
