@@ -61,7 +61,7 @@ function wantsHelp(args: string[]): boolean {
 }
 
 /** Every command, by the name it is invoked with. */
-const COMMANDS: Record<string, (wrap: Wrap) => CommandModule<GlobalOptions, any>> = {
+const COMMANDS = {
   deploy: deployCommand,
   estimate: estimateCommand,
   status: statusCommand,
@@ -84,8 +84,9 @@ const COMMANDS: Record<string, (wrap: Wrap) => CommandModule<GlobalOptions, any>
  */
 function commandsFor(args: string[]): (keyof typeof COMMANDS)[] {
   const invoked = args.find((arg) => !arg.startsWith('-'));
-  if (invoked && Object.hasOwn(COMMANDS, invoked) && !wantsHelp(args)) return [invoked];
-  return Object.keys(COMMANDS);
+  if (invoked && Object.hasOwn(COMMANDS, invoked) && !wantsHelp(args))
+    return [invoked as keyof typeof COMMANDS];
+  return Object.keys(COMMANDS) as (keyof typeof COMMANDS)[];
 }
 
 function build(args: string[], run: (handler: () => Promise<number>) => void): Argv<GlobalOptions> {
@@ -107,7 +108,9 @@ function build(args: string[], run: (handler: () => Promise<number>) => void): A
       default: false,
       describe: 'Answer yes to prompts (implied without a TTY)',
     }) as unknown as Argv<GlobalOptions>;
-  for (const name of commandsFor(args)) parser = parser.command(COMMANDS[name]!(wrap));
+  for (const name of commandsFor(args)) {
+    parser = parser.command(COMMANDS[name](wrap) as CommandModule<GlobalOptions, GlobalOptions>);
+  }
   parser = parser
     .demandCommand(1, 'name a command: bp --help lists them')
     .strict()
