@@ -34,7 +34,7 @@ export interface CloudConfig {
 
 // zod loads only when there is a cloud.toml to check, so commands without one start faster.
 async function cloudConfigSchema() {
-  const { z } = await import('zod');
+  const z = (await import('@bp/resources')).loadZod();
   const credentials = z.discriminatedUnion('type', [
     z.strictObject({ type: z.literal('env'), prefix: z.string().min(1) }),
     z.strictObject({ type: z.literal('file'), path: z.string().min(1) }),

@@ -16,10 +16,12 @@ export {
 } from './conversions.js';
 export { formatDuration, parseDuration } from './duration.js';
 export {
+  loadZod,
   type ResourceOverrides,
   type ResourceSpec,
   type ResourceSpecInput,
   resolveResources,
   resourceSpecSchema,
+  type ZodRuntime,
 } from './resource-spec.js';
 export { type ReadSecretFile, resolveSecrets } from './secrets.js';

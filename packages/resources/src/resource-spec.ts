@@ -24,12 +24,20 @@ export interface ResourceSpec {
   allowSpot: boolean;
 }
 
-/** zod, loaded on first use: commands that only resolve resources or parse durations skip its start-up cost. */
-export function loadZod(): typeof z {
-  zodModule ??= (createRequire(import.meta.url)('zod') as { z: typeof z }).z;
+/** The zod functions bp's schemas use (see zod-runtime.ts). */
+export type ZodRuntime = typeof import('./zod-runtime.js');
+
+/**
+ * zod, loaded on first use: commands that only resolve resources or parse durations skip its start-up
+ * cost. Built, it is the bundled dist/zod-runtime.cjs; from source (tests), the same file as TypeScript.
+ */
+export function loadZod(): ZodRuntime {
+  zodModule ??= createRequire(import.meta.url)(
+    import.meta.url.endsWith('.ts') ? './zod-runtime.ts' : './zod-runtime.cjs',
+  ) as ZodRuntime;
   return zodModule;
 }
-let zodModule: typeof z | undefined;
+let zodModule: ZodRuntime | undefined;
 
 function buildResourceSpecSchema() {
   const z = loadZod();
