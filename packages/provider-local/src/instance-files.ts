@@ -1,12 +1,13 @@
 // The files of the local provider's state directory, shared by the provider and the supervisor:
-//   <stateDir>/<deploymentId>/state.json    InstanceRecord, written by the supervisor (atomic rename)
+//   <stateDir>/<deploymentId>/state.json    InstanceRecord: written by the provider when it starts the
+//                                           service, then only by the supervisor (atomic rename)
 //   <stateDir>/<deploymentId>/logs.jsonl    {"t": ms, "s": "stdout"|"stderr"|"system", "m": line}
 //   <stateDir>/<deploymentId>/supervisor.log the supervisor's own stderr
 //   <stateDir>/ports/<port>                 port lock, holding the deployment id
 //   <stateDir>/locks/<deploymentId>         held while a deploy or terminate of that id runs
 // Imports builtins only (the supervisor runs it straight from source in tests).
 import { randomUUID } from 'node:crypto';
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { link, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -25,7 +26,10 @@ export interface InstanceRecord {
   tags: Record<string, string>;
   supervisorPid: number;
   supervisorStartTime?: number;
-  /** Leader of the service's own process group: GNU timeout when it guards the deadline, else the command. */
+  /**
+   * Leader of the service's own process group: the shell that runs the command (under GNU timeout when
+   * it guards the deadline) and reports its exit status.
+   */
   servicePid?: number;
   serviceStartTime?: number;
   /** `timeout` when the deadline also holds if the supervisor dies; `supervisor` when only it enforces it. */
@@ -42,18 +46,11 @@ export interface InstanceRecord {
   endedAt?: number;
 }
 
-/** What the provider writes to the supervisor's stdin (secrets included, so never to disk). */
+/** What the provider writes to the supervisor's stdin, once state.json exists. Holds no secrets. */
 export interface SupervisorConfig {
   stateDir: string;
   deploymentId: string;
-  name: string;
-  tags: Record<string, string>;
-  command: string[];
-  workingDirectory: string;
-  /** Added to the supervisor's own environment: workload env, secrets, PORT, HOST, BP_DEPLOYMENT_ID. */
-  env: Record<string, string>;
   port: number;
-  endpoint: string;
   deadline: number;
   stopGraceMs: number;
 }
@@ -76,6 +73,14 @@ export function portLockPath(stateDir: string, port: number): string {
 export async function readRecord(path: string): Promise<InstanceRecord | undefined> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as InstanceRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export function readRecordSync(path: string): InstanceRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as InstanceRecord;
   } catch {
     return undefined;
   }

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, openSync, statSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, statfs } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
+import { mkdir, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,6 +36,7 @@ import {
   releaseClaim,
   releasePortLocks,
   type SupervisorConfig,
+  writeJsonAtomic,
 } from './instance-files.js';
 import { readLogEntries } from './log-entries.js';
 import {
@@ -57,8 +58,14 @@ export interface LocalProviderSettings {
 
 const PROVIDER = 'local';
 const ID_PATTERN = /^[a-z0-9-]{1,63}$/;
-/** A supervisor writes state.json within this time of its instance directory being created. */
+/** state.json is written within this time of its instance directory being created. */
 const START_TIMEOUT_MS = 10_000;
+/**
+ * Runs the command (`$@`) without fd 3, then writes its exit status to fd 3 for the supervisor. The trap
+ * keeps the shell alive through a SIGTERM to the group until the command is gone, so the status is
+ * reported; a trap with a handler, unlike an ignored signal, is reset for the command it starts.
+ */
+const SERVICE_WRAPPER = 'trap : TERM INT HUP; "$@" 3>&-; echo "$?" >&3';
 const POLL_MS = 50;
 const PORT_ATTEMPTS = 20;
 // Built, the supervisor sits beside this file in dist; from source (tests), Node runs the .ts itself.
@@ -158,17 +165,18 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
     const { deploymentId, workload } = options;
     const command = workload.command!;
     const paths = instancePaths(stateDir, deploymentId);
+    const timeoutBinary = findGnuTimeout(process.env.PATH);
     await mkdir(paths.dir, { recursive: true, mode: 0o700 });
     try {
       const port = await reservePort(deploymentId);
       const endpoint = `http://${endpointHost(host)}:${port}`;
-      const config: SupervisorConfig = {
-        stateDir,
-        deploymentId,
-        name: options.name,
-        tags: options.tags,
+      options.onProgress?.({ step: 'start', message: `starting ${command[0]} on port ${port}` });
+      throwIfAborted(options.signal);
+      const record = launch({
+        paths,
+        timeoutBinary: await timeoutBinary,
         command,
-        // Absolute: the supervisor runs elsewhere (in the instance directory).
+        // Absolute: the service runs elsewhere than bp's working directory may later be.
         workingDirectory: resolve(workload.workingDirectory ?? '.'),
         env: {
           ...workload.env,
@@ -177,71 +185,121 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
           HOST: host,
           BP_DEPLOYMENT_ID: deploymentId,
         },
-        port,
-        endpoint,
-        deadline: options.expiresAt.getTime(),
-        stopGraceMs,
-      };
-      options.onProgress?.({ step: 'start', message: `starting ${command[0]} on port ${port}` });
-      return toInstance(await startSupervisor(config, options.signal), false, warnings);
+        record: {
+          deploymentId,
+          name: options.name,
+          owner: options.tags['bp:owner'],
+          tags: options.tags,
+          port,
+          endpoint,
+          deadline: options.expiresAt.getTime(),
+        },
+      });
+      return toInstance(record, false, warnings);
     } catch (error) {
       await removeInstance(deploymentId, await readRecord(paths.state), undefined);
       throw error;
     }
   }
 
-  /** Starts the supervisor detached, hands it the config on stdin and waits until it has started the service. */
-  async function startSupervisor(
-    config: SupervisorConfig,
-    signal: AbortSignal | undefined,
-  ): Promise<InstanceRecord> {
-    const paths = instancePaths(stateDir, config.deploymentId);
+  /**
+   * Starts the supervisor, then the service itself, both detached, and writes state.json: the service
+   * does not wait for the supervisor's own start-up. The service's output goes to the supervisor's fds 3
+   * and 4 and its shell reports the exit status on fd 5 (see supervisor.ts); the supervisor learns the
+   * rest from state.json and the config on its stdin (no secrets: those reach the service's environment
+   * only).
+   */
+  function launch(start: {
+    paths: ReturnType<typeof instancePaths>;
+    timeoutBinary: string | undefined;
+    command: string[];
+    workingDirectory: string;
+    env: Record<string, string>;
+    record: Pick<
+      InstanceRecord,
+      'deploymentId' | 'name' | 'owner' | 'tags' | 'port' | 'endpoint' | 'deadline'
+    >;
+  }): InstanceRecord {
+    const { paths, timeoutBinary, record } = start;
+    // The supervisor appends to logs.jsonl once it runs; it exists from the start for readers.
+    closeSync(openSync(paths.logs, 'a', 0o600));
     const stderr = openSync(paths.supervisorLog, 'a', 0o600);
-    let child: ReturnType<typeof spawn>;
+    let supervisor: ReturnType<typeof spawn>;
     try {
-      child = spawn(process.execPath, [SUPERVISOR_PATH, paths.dir], {
+      supervisor = spawn(process.execPath, [SUPERVISOR_PATH, paths.dir], {
         cwd: paths.dir,
         detached: true,
-        stdio: ['pipe', 'ignore', stderr],
+        stdio: ['pipe', 'ignore', stderr, 'pipe', 'pipe', 'pipe'],
         // The supervisor starts once per deploy: Node's compile cache saves it a few ms each time.
         env: { ...process.env, NODE_COMPILE_CACHE: join(stateDir, '.compile-cache') },
       });
     } finally {
       closeSync(stderr);
     }
-    let ended = false;
-    child.once('exit', () => {
-      ended = true;
-    });
-    child.once('error', () => {
-      ended = true;
-    });
-    // A supervisor that dies at once is reported below, from its log.
-    child.stdin?.on('error', () => {});
-    child.stdin?.end(JSON.stringify(config));
-    child.unref();
-    const giveUpAt = Date.now() + START_TIMEOUT_MS;
-    for (;;) {
-      const record = await readRecord(paths.state);
-      if (record) return record;
-      if (signal?.aborted) {
-        // Its SIGTERM handler stops a service it may have started; the caller then removes the rest.
-        child.kill('SIGTERM');
-        const stopBy = Date.now() + stopGraceMs + 5000;
-        while (!ended && Date.now() < stopBy) await sleep(POLL_MS);
-        throw new AbortedError();
+    const ends = supervisor.stdio.slice(3) as Socket[];
+    try {
+      if (supervisor.pid === undefined) {
+        throw new ProviderCallError({
+          provider: PROVIDER,
+          operation: 'start supervisor',
+          message: `the supervisor of ${record.deploymentId} did not start`,
+        });
       }
-      if (ended || Date.now() > giveUpAt) break;
-      await sleep(POLL_MS / 2);
+      const remainingSeconds = Math.max(0.001, (record.deadline - Date.now()) / 1000);
+      // timeout, when there, leads: a session leader's setpgid(0, 0) fails, so its kill(0) at the deadline
+      // reaches the whole session's group (see supervisor.ts); the shell inside survives the SIGTERM to report.
+      const wrapped = ['/bin/sh', '-c', SERVICE_WRAPPER, 'bp-service', ...start.command];
+      const argv = timeoutBinary
+        ? [
+            timeoutBinary,
+            `--kill-after=${Math.max(0.1, stopGraceMs / 1000)}s`,
+            `${remainingSeconds.toFixed(3)}s`,
+            ...wrapped,
+          ]
+        : wrapped;
+      const service = spawn(argv[0]!, argv.slice(1), {
+        cwd: start.workingDirectory,
+        env: { ...process.env, ...start.env },
+        detached: true,
+        stdio: ['ignore', ends[0]!, ends[1]!, ends[2]!],
+      });
+      service.on('error', () => {});
+      service.unref();
+      if (service.pid === undefined) {
+        supervisor.kill('SIGKILL');
+        throw new ProviderCallError({
+          provider: PROVIDER,
+          operation: 'start',
+          message: `could not start ${start.command[0]} for ${record.deploymentId}`,
+        });
+      }
+      const full: InstanceRecord = {
+        ...record,
+        supervisorPid: supervisor.pid,
+        supervisorStartTime: processStartTime(supervisor.pid),
+        servicePid: service.pid,
+        serviceStartTime: processStartTime(service.pid),
+        deadlineGuard: timeoutBinary ? 'timeout' : 'supervisor',
+        startedAt: Date.now(),
+        status: 'running',
+      };
+      writeJsonAtomic(paths.state, full);
+      const config: SupervisorConfig = {
+        stateDir,
+        deploymentId: record.deploymentId,
+        port: record.port,
+        deadline: record.deadline,
+        stopGraceMs,
+      };
+      supervisor.stdin?.on('error', () => {});
+      supervisor.stdin?.end(JSON.stringify(config));
+      return full;
+    } finally {
+      // Only the supervisor and the service keep these: the supervisor sees the end of the output
+      // when the service's processes are gone.
+      for (const end of ends) end.destroy();
+      supervisor.unref();
     }
-    child.kill('SIGKILL');
-    const output = await readFile(paths.supervisorLog, 'utf8').catch(() => '');
-    const reason = output.trim().split('\n').slice(-3).join(' | ');
-    throw new ProviderCallError({
-      provider: PROVIDER,
-      operation: 'start supervisor',
-      message: `the supervisor of ${config.deploymentId} did not start${reason ? `: ${reason}` : ''}`,
-    });
   }
 
   /** Stops every process of the instance (bounded), releases its port and deletes its directory. */
@@ -551,6 +609,30 @@ function findFreePort(host: string): Promise<number> {
       server.close(() => resolvePort(port));
     });
   });
+}
+
+const gnuTimeouts = new Map<string, Promise<string | undefined>>();
+
+/** GNU timeout (or Homebrew's gtimeout) on `pathVariable`, by absolute path so the service's PATH cannot change it. */
+function findGnuTimeout(pathVariable = ''): Promise<string | undefined> {
+  let found = gnuTimeouts.get(pathVariable);
+  if (!found) {
+    found = (async () => {
+      for (const name of ['timeout', 'gtimeout']) {
+        const path = findExecutable(name, pathVariable, '/');
+        if (!path) continue;
+        const version = await new Promise<string>((resolveVersion) => {
+          execFile(path, ['--version'], { timeout: 2000 }, (_error, stdout) =>
+            resolveVersion(String(stdout)),
+          );
+        });
+        if (version.includes('GNU coreutils')) return path;
+      }
+      return undefined;
+    })();
+    gnuTimeouts.set(pathVariable, found);
+  }
+  return found;
 }
 
 async function pause(milliseconds: number, signal: AbortSignal | undefined): Promise<void> {

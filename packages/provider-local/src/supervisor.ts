@@ -1,113 +1,101 @@
-// The process that stays beside one local service. The provider starts it detached (its own session)
-// and writes a SupervisorConfig to its stdin, so secrets never touch the disk or an argv. It runs the
-// command without a shell as leader of a new process group, records each output line in logs.jsonl and
-// its state in state.json, and stops the whole group at the deadline or on SIGTERM/SIGINT (SIGTERM, then
-// SIGKILL after the grace). When the service is gone it releases the port lock and exits.
+// The process that stays beside one local service. The provider starts it detached (its own session),
+// then starts the service itself, detached too, so that the service does not wait for this process's
+// own start-up: the service's stdout and stderr are the write ends of this process's fds 3 and 4, and
+// the small shell that runs it reports the command's exit status on fd 5 (SERVICE_WRAPPER in
+// local-provider.ts). The provider writes state.json first, then a SupervisorConfig to stdin; from then
+// on this process alone writes state.json. It records each output line in logs.jsonl, and stops the
+// service's whole process group at the deadline or on SIGTERM/SIGINT (SIGTERM, then SIGKILL after the
+// grace). When the service is gone it releases the port lock and exits.
 //
-// Second layer for the deadline: with GNU timeout on PATH the command runs as
-// `timeout --kill-after=<grace>s <remaining>s command...`, so the deadline holds even if this process is
-// SIGKILLed. timeout is spawned detached, i.e. as a session leader, so its own setpgid(0, 0) fails with
-// EPERM, which it ignores: it already leads its group, and on expiry its kill(0, signal) still reaches
-// every process of the service (checked with strace on coreutils 9.1), then SIGKILLs the group, itself
-// included, after the grace. So at the deadline this process leaves the signals to timeout (see stop()).
-// A service that calls setsid/setpgid itself leaves the group and escapes both layers.
-import { spawn, spawnSync } from 'node:child_process';
+// Second layer for the deadline: with GNU timeout on PATH the service runs as
+// `timeout --kill-after=<grace>s <remaining>s sh -c <wrapper> command...`, so the deadline holds even if
+// this process is SIGKILLed. timeout is spawned detached, i.e. as a session leader, so its own
+// setpgid(0, 0) fails with EPERM, which it ignores: on expiry its kill(0, signal) still reaches every
+// process of the service (checked with strace on coreutils 9.1), then SIGKILLs the group, itself
+// included, after the grace. So at the deadline this process leaves the signals to timeout (see
+// stop()). A service that calls setsid/setpgid itself leaves the group and escapes both layers.
 import { openSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 // '.ts' specifiers: Node runs this file straight from source in tests (type stripping); tsup bundles it.
-import { findExecutable } from './find-executable.ts';
 import {
   type InstanceRecord,
   instancePaths,
   portLockPath,
+  readRecordSync,
   releaseClaim,
   type SupervisorConfig,
   writeJsonAtomic,
 } from './instance-files.ts';
-import { isGroupAlive, processStartTime, signalGroup } from './process-tree.ts';
+import { isGroupAlive, signalGroup } from './process-tree.ts';
 
 // Node's setTimeout holds at most 2^31-1 ms (about 24.8 days); longer deadlines re-arm.
 const MAX_TIMER_MS = 2 ** 31 - 1;
+const POLL_MS = 50;
 
-// Set for this process's own start-up only; the service gets the caller's environment without it.
-delete process.env.NODE_COMPILE_CACHE;
-const config = parseConfig(await readStdin());
-const paths = instancePaths(config.stateDir, config.deploymentId);
-const logFile = openSync(paths.logs, 'a', 0o600);
-const timeoutBinary = findGnuTimeout();
-let record: InstanceRecord = {
-  deploymentId: config.deploymentId,
-  name: config.name,
-  owner: config.tags['bp:owner'],
-  tags: config.tags,
-  supervisorPid: process.pid,
-  supervisorStartTime: processStartTime(process.pid),
-  deadlineGuard: timeoutBinary ? 'timeout' : 'supervisor',
-  port: config.port,
-  endpoint: config.endpoint,
-  deadline: config.deadline,
-  startedAt: Date.now(),
-  status: 'running',
-};
 let stopping: 'expired' | 'terminated' | undefined;
+/** The last signal sent to the service's group (by this process, or by timeout at the deadline). */
+let lastSignal: NodeJS.Signals | undefined;
 let killAt: number | undefined;
+let started: { config: SupervisorConfig; leader: number; leaderStartTime?: number } | undefined;
 
+// Installed before the config arrives: a terminate during start-up stops the service once it is known.
 for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop('terminated'));
 // Detached, so no terminal can hang up on us.
 process.on('SIGHUP', () => {});
 
-const remainingSeconds = Math.max(0.001, (config.deadline - Date.now()) / 1000);
-const argv = timeoutBinary
-  ? [
-      timeoutBinary,
-      `--kill-after=${Math.max(0.1, config.stopGraceMs / 1000)}s`,
-      `${remainingSeconds.toFixed(3)}s`,
-      ...config.command,
-    ]
-  : config.command;
-const child = spawn(argv[0]!, argv.slice(1), {
-  cwd: config.workingDirectory,
-  env: { ...process.env, ...config.env },
-  detached: true,
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
-const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
-  (resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-    child.once('error', (error) => resolve({ code: null, signal: null, error }));
-  },
-);
-const outputDone = Promise.all([recordLines(child.stdout, 'stdout'), recordLines(child.stderr, 'stderr')]);
+// Set for this process's own start-up only.
+delete process.env.NODE_COMPILE_CACHE;
+const config = parseConfig(await readStdin());
+const paths = instancePaths(config.stateDir, config.deploymentId);
+const logFile = openSync(paths.logs, 'a', 0o600);
+let record: InstanceRecord = readRecordSync(paths.state) ?? fail('state.json is missing');
+const leader = record.servicePid ?? fail('state.json names no service');
+started = { config, leader, leaderStartTime: record.serviceStartTime };
 
-if (child.pid !== undefined) {
-  save({ servicePid: child.pid, serviceStartTime: processStartTime(child.pid) });
-  log(
-    'system',
-    `started pid ${child.pid}; expires ${new Date(config.deadline).toISOString()}` +
-      (timeoutBinary ? ' (also enforced by timeout)' : ''),
-  );
-  armDeadline();
+const outputDone = Promise.all([recordLines(3, 'stdout'), recordLines(4, 'stderr')]);
+const exitStatus = readExitStatus(5);
+log(
+  'system',
+  `started pid ${leader}; expires ${new Date(config.deadline).toISOString()}` +
+    (record.deadlineGuard === 'timeout' ? ' (also enforced by timeout)' : ''),
+);
+if (stopping) {
+  stopping = undefined;
+  stop('terminated');
 }
-const { code, signal, error } = await exited;
-const status = stopping ?? (Date.now() >= config.deadline - 100 ? 'expired' : 'exited');
+armDeadline();
+
+const status = await exitStatus;
+// Read through a call: the signal handlers set it while this module waits.
+const ended = stopReason() ?? (Date.now() >= config.deadline - 100 ? 'expired' : 'exited');
 // Whatever the command left in its group (children, daemons) goes with it.
-if (child.pid !== undefined) await stopGroup(child.pid, record.serviceStartTime);
+await stopGroup();
 await Promise.race([outputDone, sleep(1000)]);
 await releaseClaim(portLockPath(config.stateDir, config.port), config.deploymentId);
-const message = error
-  ? `could not start ${config.command[0]}: ${(error as NodeJS.ErrnoException).code ?? error.message}`
-  : status === 'expired'
+const { exitCode, exitSignal } = describeExit(status);
+const message =
+  ended === 'expired'
     ? `stopped at its deadline ${new Date(config.deadline).toISOString()}`
-    : status === 'terminated'
+    : ended === 'terminated'
       ? 'terminated on request'
-      : code !== null
-        ? `exited with code ${code}`
-        : `killed by ${signal}`;
+      : exitCode !== undefined
+        ? `exited with code ${exitCode}`
+        : `killed by ${exitSignal ?? 'a signal'}`;
 log('system', message);
-save({ status, exitCode: code ?? undefined, exitSignal: signal ?? undefined, message, endedAt: Date.now() });
+save({ status: ended, exitCode, exitSignal, message, endedAt: Date.now() });
 process.exit(0);
+
+function stopReason(): 'expired' | 'terminated' | undefined {
+  return stopping;
+}
+
+function fail(reason: string): never {
+  console.error(`bp supervisor: ${reason}`);
+  process.exit(1);
+}
 
 function log(stream: 'stdout' | 'stderr' | 'system', message: string): void {
   writeSync(logFile, `${JSON.stringify({ t: Date.now(), s: stream, m: message })}\n`);
@@ -118,10 +106,34 @@ function save(changes: Partial<InstanceRecord>): void {
   writeJsonAtomic(paths.state, record);
 }
 
-function recordLines(stream: Readable, name: 'stdout' | 'stderr'): Promise<void> {
-  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+function recordLines(fd: number, name: 'stdout' | 'stderr'): Promise<void> {
+  const input = new Socket({ fd, readable: true, writable: false });
+  input.on('error', () => {});
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   lines.on('line', (line) => log(name, line));
   return new Promise((resolve) => lines.once('close', resolve));
+}
+
+/** The command's exit status as its shell reported it; undefined when the shell itself was killed. */
+function readExitStatus(fd: number): Promise<number | undefined> {
+  const input = new Socket({ fd, readable: true, writable: false });
+  let text = '';
+  input.setEncoding('utf8');
+  input.on('data', (chunk: string) => {
+    text += chunk;
+  });
+  return new Promise((resolve) => {
+    const done = () => resolve(/^\d+\n$/.test(text) ? Number(text) : undefined);
+    input.once('end', done);
+    input.once('error', done);
+  });
+}
+
+/** Exit statuses above 128 are a shell's way of saying "killed by signal (status - 128)". */
+function describeExit(exitStatus: number | undefined): { exitCode?: number; exitSignal?: string } {
+  if (exitStatus === undefined) return { exitSignal: lastSignal };
+  const signal = Object.entries(constants.signals).find(([, number]) => number === exitStatus - 128);
+  return exitStatus > 128 && signal ? { exitSignal: signal[0] } : { exitCode: exitStatus };
 }
 
 function armDeadline(): void {
@@ -131,48 +143,52 @@ function armDeadline(): void {
 }
 
 function stop(reason: 'expired' | 'terminated'): void {
-  if (stopping || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  if (stopping) return;
   stopping = reason;
+  if (!started) return; // the config is not read yet: stopped as soon as it is
+  const { config: settings, leader: pid, leaderStartTime } = started;
   log('system', reason === 'expired' ? 'time to live reached: stopping' : 'terminate requested: stopping');
   save({ status: 'stopping' });
   // At the deadline timeout sends SIGTERM itself. A SIGTERM from here a moment before its alarm would make
   // that alarm send SIGKILL at once (a received SIGTERM arms its kill-after), skipping the grace; so here it
   // only stands by, with a SIGKILL a second later than timeout's.
-  const timeoutStops = reason === 'expired' && timeoutBinary !== undefined;
-  if (!timeoutStops) signalGroup(child.pid, record.serviceStartTime, 'SIGTERM');
-  killAt = Date.now() + config.stopGraceMs + (timeoutStops ? 1000 : 0);
-  const { pid } = child;
-  setTimeout(() => signalGroup(pid, record.serviceStartTime, 'SIGKILL'), killAt - Date.now());
+  const timeoutStops = reason === 'expired' && record.deadlineGuard === 'timeout';
+  if (!timeoutStops) signalGroup(pid, leaderStartTime, 'SIGTERM');
+  lastSignal = 'SIGTERM';
+  killAt = Date.now() + settings.stopGraceMs + (timeoutStops ? 1000 : 0);
+  const stillAlive = () => isGroupAlive(pid, leaderStartTime);
+  // timeout's SIGKILL comes at the end of the grace; a group alive just before it will get it.
+  if (timeoutStops) {
+    setTimeout(
+      () => {
+        if (stillAlive()) lastSignal = 'SIGKILL';
+      },
+      Math.max(0, settings.stopGraceMs - 100),
+    );
+  }
+  setTimeout(() => {
+    if (!stillAlive()) return;
+    lastSignal = 'SIGKILL';
+    signalGroup(pid, leaderStartTime, 'SIGKILL');
+  }, killAt - Date.now());
 }
 
-async function stopGroup(leaderPid: number, leaderStartTime: number | undefined): Promise<void> {
-  signalGroup(leaderPid, leaderStartTime, 'SIGTERM');
+async function stopGroup(): Promise<void> {
+  if (!isGroupAlive(leader, record.serviceStartTime)) return;
+  signalGroup(leader, record.serviceStartTime, 'SIGTERM');
   killAt ??= Date.now() + config.stopGraceMs;
-  while (isGroupAlive(leaderPid, leaderStartTime)) {
-    if (Date.now() >= killAt) signalGroup(leaderPid, leaderStartTime, 'SIGKILL');
+  while (isGroupAlive(leader, record.serviceStartTime)) {
+    if (Date.now() >= killAt) signalGroup(leader, record.serviceStartTime, 'SIGKILL');
     if (Date.now() >= killAt + 5000) return;
-    await sleep(50);
+    await sleep(POLL_MS);
   }
-}
-
-/** GNU timeout (or Homebrew's gtimeout), by absolute path so the service's PATH cannot change it. */
-function findGnuTimeout(): string | undefined {
-  for (const name of ['timeout', 'gtimeout']) {
-    const path = findExecutable(name, process.env.PATH, '/');
-    if (!path) continue;
-    const version = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 2000 });
-    if (version.stdout?.includes('GNU coreutils')) return path;
-  }
-  return undefined;
 }
 
 function parseConfig(text: string): SupervisorConfig {
   try {
     return JSON.parse(text) as SupervisorConfig;
   } catch {
-    // Not the parser's message: it quotes the input, which holds secrets.
-    console.error('bp supervisor: no valid configuration on stdin');
-    process.exit(1);
+    return fail('no valid configuration on stdin');
   }
 }
 
