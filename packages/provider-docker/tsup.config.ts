@@ -1,10 +1,58 @@
-import { defineConfig } from 'tsup';
+import { defineConfig, type Options } from 'tsup';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node22',
-});
+/**
+ * Modules dockerode loads that bp never uses, and what the bundle has instead: a stand-in that fails
+ * with a clear message if it is ever called. bp builds no images (no BuildKit session over gRPC, no
+ * tar build context) and reaches engines by socket or TCP+TLS (ssh:// engines are provider-ssh's).
+ */
+const LEFT_OUT: Record<string, string> = {
+  '@grpc/grpc-js': 'BuildKit sessions',
+  '@grpc/proto-loader': 'BuildKit sessions',
+  protobufjs: 'BuildKit',
+  ssh2: 'ssh:// Docker engines (use a target of type "ssh")',
+  'tar-fs': 'image build contexts',
+  '@balena/dockerignore': 'image build contexts',
+};
+
+const leaveOut: NonNullable<Options['esbuildPlugins']>[number] = {
+  name: 'bp-leave-out',
+  setup(build) {
+    const filter = new RegExp(`^(${Object.keys(LEFT_OUT).join('|').replaceAll('/', '\\/')}|debug)$`);
+    build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'bp-left-out' }));
+    build.onLoad({ filter: /.*/, namespace: 'bp-left-out' }, (args) => ({
+      loader: 'js',
+      contents:
+        args.path === 'debug'
+          ? // docker-modem's request logging (it would print request bodies, env values included): off.
+            'module.exports = () => Object.assign(() => {}, { enabled: false });'
+          : `const fail = () => { throw new Error(${JSON.stringify(`bp's Docker client does not include ${args.path} (${LEFT_OUT[args.path]})`)}); };
+module.exports = new Proxy({}, { get: () => new Proxy(fail, { construct: fail, apply: fail }) });`,
+    }));
+  },
+};
+
+export default defineConfig([
+  {
+    entry: ['src/index.ts'],
+    format: ['esm'],
+    dts: true,
+    sourcemap: true,
+    clean: false,
+    target: 'node22',
+  },
+  {
+    entry: ['src/dockerode-runtime.ts'],
+    format: ['cjs'],
+    outExtension: () => ({ js: '.cjs' }),
+    noExternal: [/.*/],
+    esbuildPlugins: [leaveOut],
+    // docker-modem's one stream class works on Node's own streams; the userland copy is ~70 KB more.
+    esbuildOptions(options) {
+      options.alias = { 'readable-stream': 'node:stream' };
+    },
+    platform: 'node',
+    dts: false,
+    sourcemap: false,
+    target: 'node22',
+  },
+]);

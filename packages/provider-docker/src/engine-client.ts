@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type DeployOptionsV1,
@@ -53,7 +54,7 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
       let docker = injected;
       if (!docker) {
         const options = await dockerOptionsFor(target);
-        const { default: Docker } = await import('dockerode');
+        const Docker = await loadDockerode();
         // docker-modem also reads DOCKER_HOST/DOCKER_CERT_PATH itself, and may throw on their files.
         docker = await call('connect', async () => new Docker(options));
       }
@@ -188,4 +189,14 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
       await call('remove container', () => container.remove({ force: true, v: true }).catch(done));
     },
   };
+}
+
+/**
+ * dockerode. Built, the bundle beside this file (dockerode-runtime.ts says why); from source (tests),
+ * the package itself.
+ */
+async function loadDockerode(): Promise<typeof Dockerode> {
+  if (import.meta.url.endsWith('.ts')) return (await import('dockerode')).default;
+  const bundle = createRequire(import.meta.url)('./dockerode-runtime.cjs') as { default: typeof Dockerode };
+  return bundle.default;
 }
