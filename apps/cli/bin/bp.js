@@ -5,6 +5,9 @@ import module from 'node:module';
 
 module.enableCompileCache?.();
 const args = process.argv.slice(2);
+// Deprecation warnings are about bp's dependencies (docker-modem's url.parse on TCP engines), not
+// about anything a user of the CLI can change; --debug shows them.
+if (!args.includes('--debug')) process.noDeprecation = true;
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   const { readFileSync } = await import('node:fs');
   const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { HELLO, httpGet, runBp, tempHome } from './helpers.js';
 
 const home = tempHome();
-const { socketPath, busybox } = inject('docker');
+const { socketPath, busybox, tlsHost, tls } = inject('docker');
 // The keeper that stops a container at its expiry must come from the engine, not the internet.
 writeFileSync(
   join(home, 'cloud.toml'),
@@ -69,5 +69,53 @@ describe('bp on the Docker engine', () => {
     ]);
     await runBp(['terminate', record.id], home);
     expect(containersOf(record.id)).toEqual([]);
+  });
+
+  it('deploys over TLS with a client certificate, and is refused without a trusted one', async () => {
+    const tlsHome = tempHome();
+    const target = (cert: string, key: string) =>
+      [
+        '[targets.remote]',
+        'type = "docker"',
+        `host = "${tlsHost}"`,
+        `ttl_image = "${busybox}"`,
+        `tls = { ca = "${tls.ca}", cert = "${cert}", key = "${key}" }`,
+        '',
+      ].join('\n');
+    try {
+      writeFileSync(join(tlsHome, 'cloud.toml'), target(tls.cert, tls.key));
+      const deployed = await runBp(
+        ['deploy', HELLO, '--target', 'remote', '--ttl', '10m', '--json'],
+        tlsHome,
+      );
+      expect(deployed.code, deployed.stderr).toBe(0);
+      const record = JSON.parse(deployed.stdout);
+      expect(record).toMatchObject({ target: 'remote', provider: 'docker', status: 'running' });
+      expect(await httpGet(`${record.endpoint}/health`)).toBe(200);
+      expect(containersOf(record.id, false).length).toBeGreaterThan(0);
+      expect((await runBp(['terminate', record.id], tlsHome)).code).toBe(0);
+      expect(containersOf(record.id)).toEqual([]);
+
+      writeFileSync(join(tlsHome, 'cloud.toml'), target(tls.untrustedCert, tls.untrustedKey));
+      const refused = await runBp(['deploy', HELLO, '--target', 'remote', '--ttl', '10m', '--json'], tlsHome);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      expect(JSON.parse(refused.stdout).error).toMatchObject({
+        code: 'credentials',
+        message: expect.stringContaining('refused the client certificate'),
+      });
+      // Refused before anything was created: failed at once, not left terminating for a reaper that
+      // could never reach the engine with that certificate either.
+      const listed = JSON.parse((await runBp(['status', '--json'], tlsHome)).stdout) as {
+        id: string;
+        status: string;
+      }[];
+      const failed = listed.find((entry) => entry.id !== record.id);
+      expect(failed).toMatchObject({ status: 'failed' });
+      expect(containersOf(failed!.id)).toEqual([]);
+    } finally {
+      await runBp(['terminate', '--all'], tlsHome);
+      rmSync(tlsHome, { recursive: true, force: true });
+    }
   });
 });

@@ -32,6 +32,8 @@ export default async function setup(project: TestProject) {
     });
     project.provide('docker', {
       socketPath: engine.socketPath,
+      tlsHost: engine.tlsHost,
+      tls: engine.tls,
       helloImage: stdout.trim(),
       busybox: images.busybox,
     });
@@ -50,7 +52,13 @@ export default async function setup(project: TestProject) {
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    docker: { socketPath: string; helloImage: string; busybox: string };
+    docker: {
+      socketPath: string;
+      tlsHost: string;
+      tls: { ca: string; cert: string; key: string; untrustedCert: string; untrustedKey: string };
+      helloImage: string;
+      busybox: string;
+    };
     ssh: SshHostsInfo;
   }
 }

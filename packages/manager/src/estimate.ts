@@ -93,7 +93,7 @@ export async function estimate(request: EstimateRequest): Promise<EstimateResult
   const catalog = pricing.loadCatalog({ userDir: request.catalogDir });
   const providers = request.provider ? [request.provider] : undefined;
   const regions = request.region ? [request.region] : undefined;
-  const known = Object.keys(catalog.info().providers);
+  const known = catalog.providerIds();
   if (request.provider && !known.includes(request.provider.toLowerCase())) {
     throw new ValidationError({
       path: '--provider',
@@ -125,6 +125,6 @@ export async function estimate(request: EstimateRequest): Promise<EstimateResult
     durationHours,
     cheapest,
     options,
-    catalogVersion: catalog.info().version,
+    catalogVersion: catalog.version,
   };
 }

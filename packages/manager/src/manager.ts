@@ -6,6 +6,7 @@ import {
   BpError,
   BudgetExceededError,
   type CostEstimateV1,
+  changedNothing,
   deploymentTags,
   HealthTimeoutError,
   type InstanceRefV1,
@@ -481,8 +482,9 @@ export function createManager(settings: ManagerSettings = {}): Manager {
   ): Promise<void> {
     const started = Date.now();
     const deadline = started + timeoutMs;
-    // Every 10 ms at first, as a person polling by hand would (most services answer within a
-    // quarter of a second), then backing off to every 500 ms.
+    // Every 10 ms while nothing answers yet, as a person polling by hand would (a refused connection
+    // costs the service nothing); once it answers without being healthy, every 100 ms and more, so
+    // that its log keeps more than health checks; every 500 ms at most.
     let interval = 10;
     let reason = 'no health check answered yet';
     for (;;) {
@@ -509,6 +511,7 @@ export function createManager(settings: ManagerSettings = {}): Manager {
         });
         if (health.healthy) return;
         reason = health.reason ?? `health check answered ${health.statusCode}`;
+        if (health.statusCode !== undefined) interval = Math.max(interval, 100);
       } else {
         reason = `instance is ${status.state}`;
       }
@@ -520,7 +523,7 @@ export function createManager(settings: ManagerSettings = {}): Manager {
         });
       }
       await sleep(Math.min(interval, Math.max(0, deadline - Date.now())), signal);
-      if (Date.now() - started > 250) interval = Math.min(interval * 1.25, 500);
+      if (interval > 10 || Date.now() - started > 1000) interval = Math.min(interval * 1.5, 500);
     }
   }
 
@@ -787,13 +790,15 @@ export function createManager(settings: ManagerSettings = {}): Manager {
     const lines = created ? await lastLogLines(provider, record) : [];
     if (HealthTimeoutError.isInstance(error)) error.lastLogLines.push(...lines);
     const reason = AbortedError.isInstance(error) ? 'interrupted' : describeError(error);
-    emit({ deploymentId: record.id, step: 'undo', message: `undoing ${record.id}: ${reason}` });
     let cleanupFailure: string | undefined;
-    try {
-      // Undo even when nothing was reported created: the call may have created something before it failed.
-      await destroy(provider, referenceOf(record));
-    } catch (cleanupError) {
-      cleanupFailure = describeError(cleanupError);
+    if (created || !changedNothing(error)) {
+      emit({ deploymentId: record.id, step: 'undo', message: `undoing ${record.id}: ${reason}` });
+      try {
+        // Undo even when nothing was reported created: the call may have created something before it failed.
+        await destroy(provider, referenceOf(record));
+      } catch (cleanupError) {
+        cleanupFailure = describeError(cleanupError);
+      }
     }
     const attempts: AttemptRecord[] = [
       ...record.attempts,

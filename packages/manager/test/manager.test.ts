@@ -6,8 +6,10 @@ import {
   AbortedError,
   BudgetExceededError,
   CapacityError,
+  CredentialsError,
   HealthTimeoutError,
   type InstanceRefV1,
+  markChangedNothing,
   type RemoteProviderV1,
 } from '@bp/provider';
 import { createLocalProvider } from '@bp/provider-local';
@@ -308,6 +310,31 @@ describe('choosing and failing over', () => {
     );
     const [record] = await manager.list();
     expect(record).toMatchObject({ status: 'failed', target: 'broken' });
+  });
+
+  it('records a deploy failed at once when the provider changed nothing, else leaves it to the reaper', async () => {
+    const unreachable = (marked: boolean) => {
+      const provider = failingProvider('unreachable', 0.1, () => {
+        const error = new CredentialsError({ message: 'the engine refused the certificate', provider: 'x' });
+        return marked ? markChangedNothing(error) : error;
+      });
+      // Nor can it be reached to confirm an undo.
+      provider.terminateInstance = async () => {
+        throw new CredentialsError({ message: 'the engine refused the certificate', provider: 'x' });
+      };
+      return provider;
+    };
+    for (const [marked, status] of [
+      [true, 'failed'],
+      [false, 'terminating'],
+    ] as const) {
+      const manager = newManager({ providers: [unreachable(marked)] });
+      await expect(
+        manager.deploy({ blueprintDir: HELLO, ttl: '10m', target: 'unreachable' }),
+      ).rejects.toThrow('refused the certificate');
+      const [record] = await manager.list();
+      expect(record).toMatchObject({ status, target: 'unreachable' });
+    }
   });
 
   it('--auto-select picks the cheapest target that fits', async () => {

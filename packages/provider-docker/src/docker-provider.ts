@@ -9,6 +9,7 @@ import {
   type InstanceRefV1,
   type LogEntryV1,
   type LogsOptionsV1,
+  markChangedNothing,
   NotFoundError,
   ProviderCallError,
   type RemoteInstanceV1,
@@ -122,7 +123,10 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
     const { deploymentId, signal, onProgress, workload, resources } = options;
     // Values that must never surface in an error message.
     const redact = [...Object.values(options.secrets ?? {}), ...Object.values(workload.env)];
-    const { info } = await engine.connect();
+    // Nothing is created before the engine answers: a failure to reach it changed nothing.
+    const { info } = await engine.connect().catch((error: unknown) => {
+      throw markChangedNothing(error);
+    });
     throwIfAborted(signal);
     if (resources.cpu > info.NCPU) {
       throw new CapacityError({

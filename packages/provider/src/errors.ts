@@ -1,4 +1,5 @@
 const MARKER = Symbol.for('bp.error');
+const CHANGED_NOTHING = Symbol.for('bp.changedNothing');
 
 /** What kind of failure a {@link BpError} is; stable across releases, used for exit codes. */
 export type BpErrorCode =
@@ -258,4 +259,27 @@ export class AbortedError extends BpError {
 /** Throws {@link AbortedError} when the signal has fired. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortedError();
+}
+
+/**
+ * Marks `error` as raised before the call changed anything on its target (for example: the engine or
+ * host could not be reached, or refused the credentials, before any create request was sent). A
+ * deploy that fails so is recorded failed at once: there is nothing to undo, and an undo against an
+ * unreachable target could never be confirmed. Only a provider that knows it sent no changing request
+ * may mark an error. Returns `error`.
+ */
+export function markChangedNothing<T>(error: T): T {
+  if (typeof error === 'object' && error !== null) {
+    Object.defineProperty(error, CHANGED_NOTHING, { value: true, enumerable: false });
+  }
+  return error;
+}
+
+/** True when a provider marked `error` with {@link markChangedNothing}, in any copy of this package. */
+export function changedNothing(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as Record<symbol, unknown>)[CHANGED_NOTHING] === true
+  );
 }
