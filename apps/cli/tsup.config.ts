@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'tsup';
+import { lazyBuiltins } from '../../scripts/tsup-lazy-builtins.js';
 
 export default defineConfig({
   entry: ['src/main.ts'],
@@ -10,6 +11,8 @@ export default defineConfig({
   target: 'node22',
   // One file for yargs and its helpers starts faster than dozens of modules; @bp/* stay packages.
   noExternal: [/^(?!@bp\/)/],
+  esbuildPlugins: [lazyBuiltins],
+  removeNodeProtocol: false,
   esbuildOptions(options) {
     options.alias = {
       'string-width': fileURLToPath(new URL('./src/lazy-string-width.ts', import.meta.url)),

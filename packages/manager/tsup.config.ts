@@ -1,8 +1,11 @@
 import { defineConfig } from 'tsup';
+import { lazyBuiltins } from '../../scripts/tsup-lazy-builtins.js';
 
 export default defineConfig({
   entry: ['src/index.ts'],
   format: ['esm'],
+  esbuildPlugins: [lazyBuiltins],
+  removeNodeProtocol: false,
   dts: true,
   sourcemap: true,
   clean: true,

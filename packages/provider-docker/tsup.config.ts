@@ -1,4 +1,5 @@
 import { defineConfig, type Options } from 'tsup';
+import { lazyBuiltins } from '../../scripts/tsup-lazy-builtins.js';
 
 /**
  * Modules dockerode loads that bp never uses, and what the bundle has instead: a stand-in that fails
@@ -35,6 +36,8 @@ export default defineConfig([
   {
     entry: ['src/index.ts'],
     format: ['esm'],
+    esbuildPlugins: [lazyBuiltins],
+    removeNodeProtocol: false,
     dts: true,
     sourcemap: true,
     clean: false,
