@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Builds bp's shipped price catalog (catalog/catalog.json.gz) from the offline CSVs.
+// Builds bp's shipped price catalog (catalog/catalog.bin, the binary form) from the offline CSVs.
 //
 //   node scripts/build-catalog.mjs [--from DIR] [--out FILE] [--version YYYY-MM-DD[.N]]
 //                                  [--provenance FILE.json] [--storage FILE.json]
 //
+// An --out FILE ending in .json or .json.gz gets the JSON format instead (gzipped for .gz): what
+// `bp catalog update --from FILE` documents and validates.
 // --from defaults to ../../../shared/catalog (beside the monorepo). Each of aws.csv, gcp.csv
 // and azure.csv must have the columns
 //   provider,instance_type,region,zone,vcpus,memory_gib,gpu_model,gpu_count,gpu_memory_gib,
@@ -12,14 +14,16 @@
 // files SOURCE.md describes, recognised by their SHA-256. A newer CSV needs --provenance:
 // a JSON file { "<provider>": { "dataDate": "YYYY-MM-DD", "origins": [...], "notes": [...] } }.
 // The output is deterministic: the same inputs give the same bytes. The CSV -> catalog logic is
-// src/catalog-builder.ts (shared with @bp/pricing-importers), imported as TypeScript: this script
-// needs a Node.js that strips types by default (22.18+, 23.6+ or 24, as in the repository's tools).
+// src/catalog-builder.ts (shared with @bp/pricing-importers), the binary form src/catalog-binary.ts;
+// both are imported as TypeScript: this script needs a Node.js that strips types by default
+// (22.18+, 23.6+ or 24, as in the repository's tools).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-// The builder is shared with @bp/pricing-importers; Node runs the TypeScript file directly.
+// The builder is shared with @bp/pricing-importers; Node runs the TypeScript files directly.
+import { encodeCatalog } from '../src/catalog-binary.ts';
 import { buildCatalogData } from '../src/catalog-builder.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -150,7 +154,7 @@ const KNOWN_PROVENANCE = {
 function parseArguments(argv) {
   const options = {
     from: resolve(PACKAGE, '../../../shared/catalog'),
-    out: join(PACKAGE, 'catalog/catalog.json.gz'),
+    out: join(PACKAGE, 'catalog/catalog.bin'),
     storage: join(HERE, 'storage-rates.json'),
   };
   for (let index = 0; index < argv.length; index++) {
@@ -205,15 +209,19 @@ function main() {
     version: options.version,
   });
   const json = JSON.stringify(catalog);
-  const gzipped = gzipSync(json, { level: 9 });
+  const bytes = options.out.endsWith('.json')
+    ? Buffer.from(json)
+    : options.out.endsWith('.json.gz')
+      ? gzipSync(json, { level: 9 })
+      : encodeCatalog(catalog);
   mkdirSync(dirname(options.out), { recursive: true });
-  writeFileSync(options.out, gzipped);
+  writeFileSync(options.out, bytes);
   const counts = PROVIDERS.map((provider) => {
     const entry = catalog.providers[provider];
     return `${provider} ${entry.source.rows} rows, ${entry.types.name.length} types, ${entry.suspect.rows.length} suspect`;
   });
   console.log(
-    `wrote ${options.out}: version ${catalog.version}, ${(gzipped.length / 1024).toFixed(0)} KiB gzipped (${(json.length / 1024).toFixed(0)} KiB JSON); ${counts.join('; ')}`,
+    `wrote ${options.out}: version ${catalog.version}, ${(bytes.length / 1024).toFixed(0)} KiB (${(json.length / 1024).toFixed(0)} KiB as JSON); ${counts.join('; ')}`,
   );
 }
 

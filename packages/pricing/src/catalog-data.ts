@@ -138,7 +138,7 @@ function catalogSchema(): zod.ZodType<CatalogDataV1> {
       regions: z.array(z.string().min(1)).max(65_535),
       gpuModels: z.array(z.string().min(1)),
       types: z.object({
-        name: z.array(z.string().min(1)),
+        name: z.array(z.string().regex(/^[^\n]+$/, 'expected an instance type name (one line)')).max(65_535),
         vcpus: z.array(amount.nullable()),
         memoryGib: z.array(amount.nullable()),
         gpuModel: z.array(z.number().int().min(-1)),

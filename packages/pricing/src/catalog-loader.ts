@@ -1,18 +1,28 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { constants, gunzipSync, gzipSync } from 'node:zlib';
 import { ValidationError } from '@bp/provider';
+import {
+  CatalogFileError,
+  type CatalogTables,
+  dataFromTables,
+  decodeCatalog,
+  encodeCatalog,
+  isBinaryCatalog,
+  tablesFromData,
+} from './catalog-binary.js';
 import { type CatalogDataV1, compareCatalogVersions, validateCatalog } from './catalog-data.js';
 import { type CatalogInfo, PriceCatalog } from './price-catalog.js';
 
-/** The file name {@link installCatalog} writes inside the user's directory. */
-export const USER_CATALOG_FILE = 'price-catalog.json.gz';
+/** The file name {@link installCatalog} writes inside the user's directory: the binary form. */
+export const USER_CATALOG_FILE = 'price-catalog.bin';
+/** What {@link installCatalog} wrote before the binary form (gzipped JSON); read when it is alone. */
+const LEGACY_USER_CATALOG_FILE = 'price-catalog.json.gz';
 
-/** Path of the catalog shipped inside this package (`catalog/catalog.json.gz`). */
+/** Path of the catalog shipped inside this package (`catalog/catalog.bin`, the binary form). */
 export function shippedCatalogPath(): string {
   // src/ and dist/ both sit one level below the package root, next to catalog/.
-  return fileURLToPath(new URL('../catalog/catalog.json.gz', import.meta.url));
+  return fileURLToPath(new URL('../catalog/catalog.bin', import.meta.url));
 }
 
 export interface LoadCatalogOptions {
@@ -21,19 +31,23 @@ export interface LoadCatalogOptions {
    * Its catalog is used when its version is newer than the shipped one.
    */
   userDir?: string;
-  /** Load exactly this catalog file (gzipped or plain JSON) instead; it is validated. */
+  /** Load exactly this catalog file (JSON, gzipped JSON or the binary form) instead; it is validated. */
   file?: string;
 }
 
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
 
-function decode(bytes: Buffer, file: string): unknown {
+// node:zlib is loaded only for gzipped JSON: the binary catalogs need no decompression, and
+// importing zlib would cost every process that prices something a few milliseconds.
+const zlib = () => process.getBuiltinModule('node:zlib');
+
+function parseJson(bytes: Buffer, file: string): unknown {
   let text: string;
   try {
     text =
       bytes[0] === GZIP_MAGIC_0 && bytes[1] === GZIP_MAGIC_1
-        ? gunzipSync(bytes).toString('utf8')
+        ? zlib().gunzipSync(bytes).toString('utf8')
         : bytes.toString('utf8');
   } catch (error) {
     throw new ValidationError({
@@ -49,6 +63,15 @@ function decode(bytes: Buffer, file: string): unknown {
   }
 }
 
+function decodeBinary(bytes: Buffer, file: string): CatalogTables {
+  try {
+    return decodeCatalog(bytes);
+  } catch (error) {
+    if (!(error instanceof CatalogFileError)) throw error;
+    throw new ValidationError({ reason: error.message, file, cause: error });
+  }
+}
+
 function readBytes(file: string): Buffer {
   try {
     return readFileSync(file);
@@ -57,41 +80,48 @@ function readBytes(file: string): Buffer {
   }
 }
 
-/** Reads and validates a catalog file (gzipped or plain JSON). */
+/** Reads and validates a catalog file: JSON, gzipped JSON or the binary form. */
 export function readCatalogFile(file: string): { data: CatalogDataV1; bytes: number } {
   const bytes = readBytes(file);
-  return { data: validateCatalog(decode(bytes, file), { file }), bytes: bytes.length };
+  const parsed = isBinaryCatalog(bytes) ? dataFromTables(decodeBinary(bytes, file)) : parseJson(bytes, file);
+  return { data: validateCatalog(parsed, { file }), bytes: bytes.length };
+}
+
+/**
+ * Reads the user's catalog. The binary form is written by {@link installCatalog} from a validated
+ * catalog, so only its structure is checked; a (legacy) JSON file is validated.
+ */
+function readUserCatalog(path: string): { tables: CatalogTables; bytes: number } {
+  const bytes = readBytes(path);
+  if (isBinaryCatalog(bytes)) return { tables: decodeBinary(bytes, path), bytes: bytes.length };
+  return {
+    tables: tablesFromData(validateCatalog(parseJson(bytes, path), { file: path })),
+    bytes: bytes.length,
+  };
+}
+
+/** The user's catalog file in `userDir`: the binary one, or the legacy JSON one when only it exists. */
+function userCatalogPath(userDir: string): string {
+  const path = join(userDir, USER_CATALOG_FILE);
+  const legacy = join(userDir, LEGACY_USER_CATALOG_FILE);
+  return !existsSync(path) && existsSync(legacy) ? legacy : path;
 }
 
 let shipped: PriceCatalog | undefined;
-let shippedVersionCache: string | undefined;
 const userCache = new Map<string, { stamp: string; catalog: PriceCatalog }>();
 
 function loadShipped(): PriceCatalog {
   if (shipped) return shipped;
   const path = shippedCatalogPath();
   const bytes = readFileSync(path);
-  // The shipped file is built and tested with the package, so its shape is trusted here;
-  // user files always go through validateCatalog.
-  const data = JSON.parse(gunzipSync(bytes).toString('utf8')) as CatalogDataV1;
-  shipped = new PriceCatalog(data, { origin: 'shipped', path, bytes: bytes.length });
-  shippedVersionCache = data.version;
+  // The shipped file is built and tested with the package: like an installed one, it is trusted.
+  shipped = new PriceCatalog(decodeCatalog(bytes), { origin: 'shipped', path, bytes: bytes.length });
   return shipped;
 }
 
-/**
- * The shipped catalog's version, read from the head of the file without decompressing all of
- * it: the build writes `version` among the first keys.
- */
+/** The shipped catalog's version. Loads the shipped catalog, which takes a few milliseconds once per process. */
 export function shippedCatalogVersion(): string {
-  if (shippedVersionCache) return shippedVersionCache;
-  const bytes = readFileSync(shippedCatalogPath());
-  const head = gunzipSync(bytes.subarray(0, Math.min(bytes.length, 4096)), {
-    finishFlush: constants.Z_SYNC_FLUSH,
-  }).toString('utf8');
-  const found = /"version":"([^"]+)"/.exec(head);
-  shippedVersionCache = found ? found[1]! : loadShipped().version;
-  return shippedVersionCache;
+  return loadShipped().version;
 }
 
 /**
@@ -102,10 +132,10 @@ export function shippedCatalogVersion(): string {
 export function loadCatalog(options: LoadCatalogOptions = {}): PriceCatalog {
   if (options.file) {
     const { data, bytes } = readCatalogFile(options.file);
-    return new PriceCatalog(data, { origin: 'file', path: options.file, bytes });
+    return PriceCatalog.fromData(data, { origin: 'file', path: options.file, bytes });
   }
   if (!options.userDir) return loadShipped();
-  const path = join(options.userDir, USER_CATALOG_FILE);
+  const path = userCatalogPath(options.userDir);
   let stamp: string;
   try {
     const stat = statSync(path);
@@ -115,32 +145,28 @@ export function loadCatalog(options: LoadCatalogOptions = {}): PriceCatalog {
   }
   const cached = userCache.get(path);
   if (cached?.stamp === stamp) return cached.catalog;
-  let catalog: PriceCatalog;
-  try {
-    const { data, bytes } = readCatalogFile(path);
-    const shippedVersion = shippedCatalogVersion();
-    if (compareCatalogVersions(data.version, shippedVersion) > 0) {
-      catalog = new PriceCatalog(data, { origin: 'user', path, bytes });
-    } else {
-      const base = loadShipped();
-      catalog = new PriceCatalog(base.data, {
-        origin: 'shipped',
-        path: base.path,
-        bytes: base.bytes,
-        warnings: [
-          `user catalog ${path} (version ${data.version}) is not newer than the shipped one (${shippedVersion}); using the shipped one`,
-        ],
-      });
-    }
-  } catch (error) {
-    if (!ValidationError.isInstance(error)) throw error;
+  const shippedWith = (warning: string) => {
     const base = loadShipped();
-    catalog = new PriceCatalog(base.data, {
+    return new PriceCatalog(base.tables, {
       origin: 'shipped',
       path: base.path,
       bytes: base.bytes,
-      warnings: [`user catalog skipped: ${error.message}; using the shipped one`],
+      warnings: [warning],
     });
+  };
+  let catalog: PriceCatalog;
+  try {
+    const { tables, bytes } = readUserCatalog(path);
+    const shippedVersion = shippedCatalogVersion();
+    catalog =
+      compareCatalogVersions(tables.version, shippedVersion) > 0
+        ? new PriceCatalog(tables, { origin: 'user', path, bytes })
+        : shippedWith(
+            `user catalog ${path} (version ${tables.version}) is not newer than the shipped one (${shippedVersion}); using the shipped one`,
+          );
+  } catch (error) {
+    if (!ValidationError.isInstance(error)) throw error;
+    catalog = shippedWith(`user catalog skipped: ${error.message}; using the shipped one`);
   }
   userCache.set(path, { stamp, catalog });
   return catalog;
@@ -159,18 +185,17 @@ export interface InstallCatalogResult {
 }
 
 /**
- * Validates the catalog in `file` (gzipped or plain JSON) and writes it, gzipped, as the user's
- * catalog in `userDir` (created if needed; the write is atomic). A catalog that is not newer than
- * the shipped one, or older than the user catalog it would replace, is refused (ValidationError
- * on `version`) unless `force` is set.
+ * Validates the catalog in `file` (JSON, gzipped JSON or the binary form) and installs it in the
+ * binary form as the user's catalog in `userDir` (created if needed; the write is atomic). A
+ * catalog that is not newer than the shipped one, or older than the user catalog it would
+ * replace, is refused (ValidationError on `version`) unless `force` is set.
  */
 export function installCatalog(
   file: string,
   userDir: string,
   options: { force?: boolean } = {},
 ): InstallCatalogResult {
-  const bytes = readBytes(file);
-  const data = validateCatalog(decode(bytes, file), { file });
+  const { data } = readCatalogFile(file);
   const shippedVersion = shippedCatalogVersion();
   const newer = compareCatalogVersions(data.version, shippedVersion) > 0;
   if (!newer && !options.force)
@@ -179,10 +204,9 @@ export function installCatalog(
       path: 'version',
       file,
     });
-  const path = join(userDir, USER_CATALOG_FILE);
   let replacedVersion: string | undefined;
   try {
-    replacedVersion = readCatalogFile(path).data.version;
+    replacedVersion = readUserCatalog(userCatalogPath(userDir)).tables.version;
   } catch {
     // No user catalog yet, or a damaged one: either way it is replaced.
     replacedVersion = undefined;
@@ -193,18 +217,16 @@ export function installCatalog(
       path: 'version',
       file,
     });
-  const gzipped =
-    bytes[0] === GZIP_MAGIC_0 && bytes[1] === GZIP_MAGIC_1
-      ? bytes
-      : gzipSync(JSON.stringify(data), { level: 9 });
+  const path = join(userDir, USER_CATALOG_FILE);
   mkdirSync(userDir, { recursive: true });
   const temporary = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(temporary, gzipped);
+    writeFileSync(temporary, encodeCatalog(data));
     renameSync(temporary, path);
   } finally {
     rmSync(temporary, { force: true });
   }
+  rmSync(join(userDir, LEGACY_USER_CATALOG_FILE), { force: true });
   userCache.delete(path);
   return { path, version: data.version, replacedVersion, shippedVersion, active: newer };
 }

@@ -285,7 +285,10 @@ export interface CompareOption {
 export interface Comparison {
   spec: ResourceRequestV1;
   durationHours: number;
-  /** The first option whose price is not suspect, or null when there is none. */
+  /**
+   * The cheapest fit whose price is not suspect, or null when there is none. It is the first such
+   * option, or, when `limit` cut the options before one, the one past them.
+   */
   cheapest: CompareOption | null;
   /** Every provider × region × instance type that fits, sorted by `hourlyUsd`. */
   options: CompareOption[];
@@ -331,17 +334,21 @@ export function toCompareOption(match: InstanceMatch, durationHours: number): Co
 /** Ranks every provider × region × instance type that fits, cheapest first. */
 export function compareWith(catalog: PriceCatalog, options: CompareOptions): Comparison {
   checkDuration(options.durationHours);
-  const matches = catalog.findInstanceTypes({
+  const find: FindInstanceTypesOptions = {
     request: options.request,
     provider: options.providers,
     region: options.regions,
-    limit: options.limit,
     excludeSharedCore: options.excludeSharedCore,
     excludeBurstable: options.excludeBurstable,
     excludeSuspect: options.excludeSuspect,
-  });
+  };
+  const matches = catalog.findInstanceTypes({ ...find, limit: options.limit });
   const rows = matches.map((match) => toCompareOption(match, options.durationHours));
   // Suspect rows stay in the list, flagged, but a probably-wrong price is not called the cheapest.
-  const cheapest = rows.find((row) => !row.suspect) ?? null;
+  let cheapest = rows.find((row) => !row.suspect) ?? null;
+  if (!cheapest && rows.length === options.limit) {
+    const credible = catalog.cheapest({ ...find, excludeSuspect: true });
+    cheapest = credible ? toCompareOption(credible, options.durationHours) : null;
+  }
   return { spec: options.request, durationHours: options.durationHours, cheapest, options: rows };
 }

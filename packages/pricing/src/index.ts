@@ -10,6 +10,7 @@ import {
 } from './estimate.js';
 import type { FindInstanceTypesOptions, InstanceMatch, PriceCatalog } from './price-catalog.js';
 
+export type { CatalogTables, ProviderTables, RowTables } from './catalog-binary.js';
 export {
   type BuildCatalogDataOptions,
   buildCatalogData,
@@ -66,6 +67,7 @@ export {
   type FindInstanceTypesOptions,
   type InstanceMatch,
   PriceCatalog,
+  type PriceCatalogMeta,
   type ProviderCatalogInfo,
 } from './price-catalog.js';
 

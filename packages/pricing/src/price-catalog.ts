@@ -1,9 +1,16 @@
 import type { ResourceRequestV1 } from '@bp/provider';
 import { ValidationError } from '@bp/provider';
 import {
+  type CatalogTables,
+  dataFromTables,
+  type ProviderTables,
+  priceOrder,
+  sortRowsByPrice,
+  tablesFromData,
+} from './catalog-binary.js';
+import {
   type CatalogDataV1,
   type CatalogOriginV1,
-  type CatalogProviderV1,
   type CatalogStorageV1,
   TYPE_FLAG_BURSTABLE,
   TYPE_FLAG_GPU_MODEL_FROM_NAME,
@@ -141,46 +148,19 @@ export interface CatalogInfo {
 const EPSILON = 1e-9;
 
 /**
- * `rows` (ascending) ordered by `keys[row]`, ties in row order. The keys are sorted natively (a
- * typed-array sort makes no comparator calls); each row then takes the next free slot at its
- * key's first position, found by binary search. Several times faster than a comparator sort,
- * which matters on the first query of a process.
+ * A query sorts the rows of its fitting types itself, rather than walking the catalog's price
+ * order, when those types hold less than this share of the rows (one instance type, GPUs, big
+ * machines): the walk would pass over nearly every row before it found them.
  */
-function sortByKey(rows: number[], keys: Float64Array): Uint32Array {
-  const count = rows.length;
-  const sorted = new Float64Array(count);
-  for (let index = 0; index < count; index++) sorted[index] = keys[rows[index]!]!;
-  sorted.sort();
-  const taken = new Uint32Array(count);
-  const order = new Uint32Array(count);
-  for (const row of rows) {
-    const key = keys[row]!;
-    let low = 0;
-    let high = count;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (sorted[middle]! < key) low = middle + 1;
-      else high = middle;
-    }
-    order[low + taken[low]!++] = row;
-  }
-  return order;
-}
-
-/** Copies a nullable number column into a typed array, null as NaN. */
-function numbers(values: readonly (number | null)[]): Float64Array {
-  const result = new Float64Array(values.length);
-  for (let index = 0; index < values.length; index++) result[index] = values[index] ?? Number.NaN;
-  return result;
-}
+const SORT_OWN_ROWS_BELOW = 1 / 8;
 
 /** One provider's data, indexed: typed columns per type and per row, and rows sorted by price. */
 class ProviderIndex {
   readonly id: string;
-  readonly data: CatalogProviderV1;
+  readonly data: ProviderTables;
   readonly rowCount: number;
   readonly typeCount: number;
-  readonly rowType: Uint32Array;
+  readonly rowType: Uint16Array;
   readonly rowRegion: Uint16Array;
   readonly price: Float64Array;
   readonly spot: Float64Array;
@@ -191,68 +171,73 @@ class ProviderIndex {
   readonly gpuModel: Int32Array;
   readonly gpuMemory: Float64Array;
   readonly flags: Uint8Array;
-  readonly regionIndex: Map<string, number>;
-  readonly typeIndex: Map<string, number>;
-  private onDemandOrder?: Uint32Array;
-  private spotOrder?: Uint32Array;
+  /** Each type's first row, and the row count last (a type's rows are contiguous). Built on first use. */
+  private typeStarts?: Uint32Array;
 
-  constructor(id: string, data: CatalogProviderV1) {
+  constructor(id: string, data: ProviderTables) {
     this.id = id;
     this.data = data;
     const { types, rows } = data;
     this.rowCount = rows.region.length;
     this.typeCount = types.name.length;
-    this.rowType = new Uint32Array(this.rowCount);
-    let row = 0;
-    for (let type = 0; type < this.typeCount; type++) {
-      const end = row + types.rows[type]!;
-      this.rowType.fill(type, row, end);
-      row = end;
-    }
-    this.rowRegion = new Uint16Array(rows.region);
-    this.price = numbers(rows.price);
-    this.spot = numbers(rows.spot);
+    this.rowType = rows.type;
+    this.rowRegion = rows.region;
+    this.price = rows.price;
+    this.spot = rows.spot;
     this.suspectRatio = new Float64Array(this.rowCount);
     data.suspect.rows.forEach((suspectRow, index) => {
       this.suspectRatio[suspectRow] = data.suspect.ratio[index]!;
     });
-    this.vcpus = numbers(types.vcpus);
-    this.memory = numbers(types.memoryGib);
-    this.gpuCount = numbers(types.gpuCount);
-    this.gpuModel = new Int32Array(types.gpuModel);
-    this.gpuMemory = numbers(types.gpuMemoryGib);
-    this.flags = new Uint8Array(types.flags);
-    this.regionIndex = new Map(data.regions.map((name, index) => [name, index]));
-    this.typeIndex = new Map(types.name.map((name, index) => [name, index]));
+    this.vcpus = types.vcpus;
+    this.memory = types.memoryGib;
+    this.gpuCount = types.gpuCount;
+    this.gpuModel = types.gpuModel;
+    this.gpuMemory = types.gpuMemoryGib;
+    this.flags = types.flags;
   }
 
-  /** Priced rows of types with specs, by on-demand price (or by spot price where known). Built on first use. */
+  /**
+   * Priced rows of types with specs, by on-demand price (or by spot price where known). The binary
+   * catalog file carries both orders; a catalog read from JSON sorts on first use.
+   */
   order(useSpot: boolean): Uint32Array {
-    const cached = useSpot ? this.spotOrder : this.onDemandOrder;
-    if (cached) return cached;
-    let keys = this.price;
+    const { rows } = this.data;
     if (useSpot) {
-      keys = new Float64Array(this.rowCount);
-      for (let row = 0; row < this.rowCount; row++) {
-        const spot = this.spot[row]!;
-        keys[row] = Number.isNaN(spot) ? this.price[row]! : spot;
-      }
+      rows.spotOrder ??= priceOrder(this.data, true);
+      return rows.spotOrder;
     }
-    const candidates: number[] = [];
-    for (let row = 0; row < this.rowCount; row++) {
-      const type = this.rowType[row]!;
-      if (
-        Number.isNaN(this.price[row]!) ||
-        Number.isNaN(this.vcpus[type]!) ||
-        Number.isNaN(this.memory[type]!)
-      )
-        continue;
-      candidates.push(row);
+    rows.order ??= priceOrder(this.data, false);
+    return rows.order;
+  }
+
+  /**
+   * The rows a query walks, cheapest first: {@link order}, or the priced rows of the fitting
+   * types (`fits`) sorted here when they are few (see {@link SORT_OWN_ROWS_BELOW}). Either way,
+   * rows of types without specs are never reached: such types never fit.
+   */
+  rowsByPrice(fits: Uint8Array, useSpot: boolean): Uint32Array {
+    const counts = this.data.types.rows;
+    let fitting = 0;
+    for (let type = 0; type < this.typeCount; type++) if (fits[type]) fitting += counts[type]!;
+    if (fitting >= this.rowCount * SORT_OWN_ROWS_BELOW) return this.order(useSpot);
+    if (!this.typeStarts) {
+      this.typeStarts = new Uint32Array(this.typeCount + 1);
+      for (let type = 0; type < this.typeCount; type++)
+        this.typeStarts[type + 1] = this.typeStarts[type]! + counts[type]!;
     }
-    const order = sortByKey(candidates, keys);
-    if (useSpot) this.spotOrder = order;
-    else this.onDemandOrder = order;
-    return order;
+    const rows: number[] = [];
+    for (let type = 0; type < this.typeCount; type++) {
+      if (!fits[type]) continue;
+      for (let row = this.typeStarts[type]!; row < this.typeStarts[type + 1]!; row++)
+        if (!Number.isNaN(this.price[row]!)) rows.push(row);
+    }
+    return sortRowsByPrice(this.data, rows, useSpot);
+  }
+
+  /** The price a query ranks `row` by: the spot price where asked for and known, else on-demand. */
+  key(row: number, useSpot: boolean): number {
+    const spot = this.spot[row]!;
+    return useSpot && !Number.isNaN(spot) ? spot : this.price[row]!;
   }
 
   /** One flag per instance type: does it fit the request and the filters? */
@@ -265,13 +250,14 @@ class ProviderIndex {
       this.data.gpuModels.forEach((model, index) => {
         modelOk[index] = gpuModelMatches(gpuQuery, model, null) ? 1 : 0;
       });
-    let only = -1;
+    let first = 0;
+    let end = this.typeCount;
     if (options.instanceType !== undefined) {
-      only = this.typeIndex.get(options.instanceType) ?? -2;
-      if (only === -2) return fits;
+      first = this.data.types.name.indexOf(options.instanceType);
+      if (first < 0) return fits;
+      end = first + 1;
     }
-    for (let type = 0; type < this.typeCount; type++) {
-      if (only >= 0 && type !== only) continue;
+    for (let type = first; type < end; type++) {
       if (!(this.vcpus[type]! >= request.cpu - EPSILON)) continue; // NaN (no specs) fails here too
       if (!(this.memory[type]! >= request.memoryGb - EPSILON)) continue;
       if (this.gpuCount[type]! < needGpus) continue;
@@ -394,32 +380,61 @@ export function checkRequest(request: ResourceRequestV1, path = 'request'): void
     throw new ValidationError({ reason: 'expected a GPU model name like A100', path: `${path}.gpuModel` });
 }
 
+/** Where a {@link PriceCatalog} was read from, and what happened while choosing it. */
+export interface PriceCatalogMeta {
+  origin: CatalogOrigin;
+  /** The file the catalog was read from. */
+  path: string;
+  /** Size of that file in bytes. */
+  bytes: number;
+  /** Problems met while choosing the catalog (e.g. an invalid user catalog that was skipped). */
+  warnings?: string[];
+}
+
 /**
  * A loaded, indexed price catalog. Get one from {@link loadCatalog}; the package's functions use
  * the shipped one unless given another.
  */
 export class PriceCatalog {
-  readonly data: CatalogDataV1;
+  /** The catalog in memory: its number columns as typed arrays. Shared by catalogs read from the same file. */
+  readonly tables: CatalogTables;
   readonly origin: CatalogOrigin;
   readonly path: string;
   readonly bytes: number;
   readonly warnings: string[];
   private readonly providers: ProviderIndex[];
+  private dataCache?: CatalogDataV1;
 
-  constructor(
-    data: CatalogDataV1,
-    meta: { origin: CatalogOrigin; path: string; bytes: number; warnings?: string[] },
-  ) {
-    this.data = data;
+  constructor(tables: CatalogTables, meta: PriceCatalogMeta) {
+    this.tables = tables;
     this.origin = meta.origin;
     this.path = meta.path;
     this.bytes = meta.bytes;
     this.warnings = meta.warnings ?? [];
-    this.providers = Object.entries(data.providers).map(([id, provider]) => new ProviderIndex(id, provider));
+    this.providers = Object.entries(tables.providers).map(
+      ([id, provider]) => new ProviderIndex(id, provider),
+    );
   }
 
+  /** A catalog from its JSON form (validated or trusted by the caller). */
+  static fromData(data: CatalogDataV1, meta: PriceCatalogMeta): PriceCatalog {
+    const catalog = new PriceCatalog(tablesFromData(data), meta);
+    catalog.dataCache = data;
+    return catalog;
+  }
+
+  /**
+   * The catalog in its JSON form ({@link CatalogDataV1}), e.g. as the base of a new catalog. Built
+   * from {@link tables} on first use (a few milliseconds): queries never need it.
+   */
+  get data(): CatalogDataV1 {
+    this.dataCache ??= dataFromTables(this.tables);
+    return this.dataCache;
+  }
+
+  /** The catalog's version, YYYY-MM-DD or YYYY-MM-DD.N. */
   get version(): string {
-    return this.data.version;
+    return this.tables.version;
   }
 
   /** Provider ids in the catalog, e.g. `['aws', 'gcp', 'azure']`. */
@@ -440,9 +455,9 @@ export class PriceCatalog {
       .sort();
     const oldest = dates[0] ?? '';
     return {
-      format: this.data.format,
-      formatVersion: this.data.formatVersion,
-      version: this.data.version,
+      format: this.tables.format,
+      formatVersion: this.tables.formatVersion,
+      version: this.tables.version,
       origin: this.origin,
       path: this.path,
       bytes: this.bytes,
@@ -453,8 +468,8 @@ export class PriceCatalog {
         : 0,
       rows: Object.values(providers).reduce((sum, provider) => sum + provider.rows, 0),
       providers,
-      storage: this.data.storage,
-      suspectRule: this.data.suspectRule,
+      storage: this.tables.storage,
+      suspectRule: this.tables.suspectRule,
       warnings: this.warnings,
     };
   }
@@ -480,7 +495,9 @@ export class PriceCatalog {
       position: number;
       fits: Uint8Array;
       regions: Uint8Array | undefined;
+      /** The next row to return, or -1 when there is none; `key` is its price. */
       current: number;
+      key: number;
     }[] = [];
     for (const index of this.providers) {
       if (providerFilter && !providerFilter.includes(index.id)) continue;
@@ -489,8 +506,8 @@ export class PriceCatalog {
         regions = new Uint8Array(index.data.regions.length);
         let any = false;
         for (const name of regionFilter) {
-          const found = index.regionIndex.get(name);
-          if (found !== undefined) {
+          const found = index.data.regions.indexOf(name);
+          if (found >= 0) {
             regions[found] = 1;
             any = true;
           }
@@ -501,45 +518,39 @@ export class PriceCatalog {
       if (!fits.includes(1)) continue;
       cursors.push({
         index,
-        order: index.order(useSpot),
+        order: index.rowsByPrice(fits, useSpot),
         position: 0,
         fits,
         regions,
         current: -1,
+        key: 0,
       });
     }
     const excludeSuspect = options.excludeSuspect === true;
+    // Runs once per row passed over: plain locals keep it cheap before the JIT has compiled it.
     const advance = (cursor: (typeof cursors)[number]) => {
       const { index, order, fits, regions } = cursor;
-      while (cursor.position < order.length) {
-        const row = order[cursor.position++]!;
-        if (!fits[index.rowType[row]!]) continue;
-        if (regions && !regions[index.rowRegion[row]!]) continue;
-        if (excludeSuspect && index.suspectRatio[row]! > 0) continue;
-        cursor.current = row;
-        return;
+      const { rowType, rowRegion, suspectRatio } = index;
+      let position = cursor.position;
+      let found = -1;
+      while (position < order.length) {
+        const row = order[position++]!;
+        if (!fits[rowType[row]!]) continue;
+        if (regions && !regions[rowRegion[row]!]) continue;
+        if (excludeSuspect && suspectRatio[row]! > 0) continue;
+        found = row;
+        break;
       }
-      cursor.current = -1;
-    };
-    const key = (cursor: (typeof cursors)[number]) => {
-      const row = cursor.current;
-      if (!useSpot) return cursor.index.price[row]!;
-      const spot = cursor.index.spot[row]!;
-      return Number.isNaN(spot) ? cursor.index.price[row]! : spot;
+      cursor.position = position;
+      cursor.current = found;
+      if (found >= 0) cursor.key = index.key(found, useSpot);
     };
     for (const cursor of cursors) advance(cursor);
     const results: InstanceMatch[] = [];
     while (results.length < limit) {
       let best: (typeof cursors)[number] | undefined;
-      let bestKey = Number.POSITIVE_INFINITY;
-      for (const cursor of cursors) {
-        if (cursor.current < 0) continue;
-        const value = key(cursor);
-        if (!best || value < bestKey) {
-          best = cursor;
-          bestKey = value;
-        }
-      }
+      for (const cursor of cursors)
+        if (cursor.current >= 0 && (!best || cursor.key < best.key)) best = cursor;
       if (!best) break;
       results.push(best.index.match(best.current, useSpot));
       advance(best);
@@ -561,7 +572,7 @@ export class PriceCatalog {
 
   /** Per-GiB-month disk price for a provider and region, with where it comes from. */
   storageRate(provider: string, region: string): { rate: number | null; entry?: CatalogStorageV1 } {
-    const entry = this.data.storage[provider];
+    const entry = this.tables.storage[provider];
     const rate = entry?.byRegion[region];
     return { rate: rate ?? null, entry };
   }

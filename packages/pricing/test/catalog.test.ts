@@ -1,12 +1,22 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ValidationError } from '@bp/provider';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dataFromTables, decodeCatalog, encodeCatalog, isBinaryCatalog } from '../src/catalog-binary.js';
 import {
   type CatalogDataV1,
   catalogInfo,
@@ -21,8 +31,8 @@ import {
 import { CSV_DIR, HAVE_CSVS, readCsv } from './csv.js';
 
 const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
-const shippedData = (): CatalogDataV1 =>
-  JSON.parse(gunzipSync(readFileSync(shippedCatalogPath())).toString('utf8'));
+/** A fresh copy of the shipped catalog in its JSON form. */
+const shippedData = (): CatalogDataV1 => dataFromTables(decodeCatalog(readFileSync(shippedCatalogPath())));
 
 function refusal(data: unknown, file?: string): ValidationError {
   try {
@@ -36,8 +46,9 @@ function refusal(data: unknown, file?: string): ValidationError {
 
 describe('the shipped catalog', () => {
   it('is small, versioned and carries its provenance', () => {
+    // The binary form is not compressed (it loads without decompressing): about 1.7 MiB.
     const bytes = statSync(shippedCatalogPath()).size;
-    expect(bytes).toBeLessThan(1.5 * 1024 * 1024);
+    expect(bytes).toBeLessThan(2 * 1024 * 1024);
     const data = validateCatalog(shippedData());
     expect(data.version).toBe(shippedCatalogVersion());
     expect(Object.keys(data.providers)).toEqual(['aws', 'gcp', 'azure']);
@@ -94,24 +105,31 @@ describe('the shipped catalog', () => {
     }
   });
 
-  it.skipIf(!HAVE_CSVS)('is exactly what scripts/build-catalog.mjs makes from the CSVs', () => {
-    const directory = mkdtempSync(join(tmpdir(), 'bp-pricing-build-'));
-    try {
-      const out = join(directory, 'catalog.json.gz');
-      const result = spawnSync(
-        process.execPath,
-        [join(PACKAGE, 'scripts/build-catalog.mjs'), '--from', CSV_DIR, '--out', out],
-        {
-          encoding: 'utf8',
-        },
-      );
-      expect(result.stderr).toBe('');
-      expect(result.status).toBe(0);
-      expect(readFileSync(out).equals(readFileSync(shippedCatalogPath()))).toBe(true);
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
-  });
+  it.skipIf(!HAVE_CSVS)(
+    'is exactly what scripts/build-catalog.mjs makes from the CSVs, and holds the JSON catalog it makes',
+    () => {
+      const directory = mkdtempSync(join(tmpdir(), 'bp-pricing-build-'));
+      const build = (out: string) => {
+        const result = spawnSync(
+          process.execPath,
+          [join(PACKAGE, 'scripts/build-catalog.mjs'), '--from', CSV_DIR, '--out', out],
+          { encoding: 'utf8' },
+        );
+        expect(result.stderr).toBe('');
+        expect(result.status).toBe(0);
+        return readFileSync(out);
+      };
+      try {
+        expect(build(join(directory, 'catalog.bin')).equals(readFileSync(shippedCatalogPath()))).toBe(true);
+        const json = JSON.parse(gunzipSync(build(join(directory, 'catalog.json.gz'))).toString('utf8'));
+        expect(validateCatalog(json)).toEqual(json);
+        expect(shippedData()).toEqual(json);
+        expect(JSON.parse(build(join(directory, 'catalog.json')).toString('utf8'))).toEqual(json);
+      } finally {
+        rmSync(directory, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 describe('validateCatalog', () => {
@@ -185,7 +203,7 @@ describe('installCatalog and the user catalog', () => {
       shippedVersion: shippedCatalogVersion(),
     });
     expect(result.path).toBe(join(userDir, USER_CATALOG_FILE));
-    expect(gunzipSync(readFileSync(result.path)).length).toBeGreaterThan(0); // stored gzipped
+    expect(isBinaryCatalog(readFileSync(result.path))).toBe(true); // stored in the binary form
 
     const catalog = loadCatalog({ userDir });
     expect(catalog.origin).toBe('user');
@@ -243,6 +261,47 @@ describe('installCatalog and the user catalog', () => {
     expect(catalog.origin).toBe('shipped');
     expect(catalog.warnings.join(' ')).toMatch(/user catalog skipped/);
     expect(catalogInfo({ userDir }).warnings).toHaveLength(1);
+
+    // A truncated binary file is skipped the same way.
+    installCatalog(newerCatalog('2099-02-04'), userDir);
+    expect(loadCatalog({ userDir }).version).toBe('2099-02-04');
+    const bytes = readFileSync(path);
+    writeFileSync(path, bytes.subarray(0, bytes.length - 1000));
+    utimesSync(path, new Date(), new Date(Date.now() + 10_000));
+    const truncated = loadCatalog({ userDir });
+    expect(truncated.origin).toBe('shipped');
+    expect(truncated.warnings.join(' ')).toMatch(/user catalog skipped: .*truncated/);
+  });
+
+  it('still reads a user catalog installed as gzipped JSON, and replaces it on the next install', () => {
+    const legacy = join(userDir, 'price-catalog.json.gz');
+    mkdirSync(userDir, { recursive: true });
+    writeFileSync(legacy, gzipSync(readFileSync(newerCatalog('2099-04-04'))));
+    expect(loadCatalog({ userDir })).toMatchObject({ origin: 'user', version: '2099-04-04', path: legacy });
+    expect(installCatalog(newerCatalog('2099-04-05'), userDir)).toMatchObject({
+      version: '2099-04-05',
+      replacedVersion: '2099-04-04',
+    });
+    expect(existsSync(legacy)).toBe(false);
+    expect(loadCatalog({ userDir })).toMatchObject({ origin: 'user', version: '2099-04-05' });
+  });
+
+  it('installs and loads a binary catalog file, validated like JSON', () => {
+    const file = join(directory, 'newer.bin');
+    writeFileSync(file, encodeCatalog(JSON.parse(readFileSync(newerCatalog('2099-05-05'), 'utf8'))));
+    expect(loadCatalog({ file })).toMatchObject({ origin: 'file', version: '2099-05-05' });
+    expect(installCatalog(file, userDir)).toMatchObject({ version: '2099-05-05', active: true });
+    expect(
+      cheapest({ request, provider: 'aws', region: 'us-east-1', catalog: loadCatalog({ userDir }) }),
+    ).toMatchObject({ instanceType: 'm5.large', hourlyUsd: 0.01 });
+
+    const negative = shippedData();
+    negative.version = '2099-06-06';
+    negative.providers.gcp!.rows.price[3] = -1;
+    writeFileSync(file, encodeCatalog(negative));
+    expect(() => installCatalog(file, userDir)).toThrow(
+      expect.objectContaining({ path: 'providers.gcp.rows.price.3', file }),
+    );
   });
 
   it('loads an explicit file, validated', () => {
