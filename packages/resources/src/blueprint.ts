@@ -1,7 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { ValidationError, type WorkloadV1 } from '@bp/provider';
-import { parse as parseToml, TomlError } from 'smol-toml';
+import type * as SmolToml from 'smol-toml';
 import type { z } from 'zod';
 import { type ManifestSyntax, manifestError, manifestErrorMap } from './manifest-errors.js';
 import { loadZod, type ResourceSpec, resourceSpecSchema } from './resource-spec.js';
@@ -169,6 +170,7 @@ function toBlueprint(document: BlueprintDocument, file: string, dir: string): Bl
  */
 export function parseBlueprint(text: string, file: string, dir: string): Blueprint {
   const absoluteFile = resolve(file);
+  const { parse: parseToml, TomlError } = loadToml();
   let document: unknown;
   try {
     document = parseToml(text);
@@ -184,6 +186,13 @@ export function parseBlueprint(text: string, file: string, dir: string): Bluepri
   }
   return toBlueprint(validateDocument(document, absoluteFile, 'toml'), absoluteFile, resolve(dir));
 }
+
+/** smol-toml, loaded when a Blueprint.toml is first parsed (its single-file CommonJS build loads fastest). */
+function loadToml(): typeof SmolToml {
+  toml ??= createRequire(import.meta.url)('smol-toml') as typeof SmolToml;
+  return toml;
+}
+let toml: typeof SmolToml | undefined;
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === 'ENOENT';
