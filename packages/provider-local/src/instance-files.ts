@@ -3,6 +3,7 @@
 //                                           service, then only by the supervisor (atomic rename)
 //   <stateDir>/<deploymentId>/logs.jsonl    {"t": ms, "s": "stdout"|"stderr"|"system", "m": line}
 //   <stateDir>/<deploymentId>/supervisor.log the supervisor's own stderr
+//   <stateDir>/<deploymentId>/service.pid   the pid of the service's shell, written by that shell
 //   <stateDir>/ports/<port>                 port lock, holding the deployment id
 //   <stateDir>/locks/<deploymentId>         held while a deploy or terminate of that id runs
 // Imports builtins only (the supervisor runs it straight from source in tests).
@@ -62,6 +63,8 @@ export function instancePaths(stateDir: string, deploymentId: string) {
     state: join(dir, 'state.json'),
     logs: join(dir, 'logs.jsonl'),
     supervisorLog: join(dir, 'supervisor.log'),
+    /** The service's shell writes its pid here first thing, so a bp killed before state.json still leaves it found. */
+    servicePid: join(dir, 'service.pid'),
     lock: join(stateDir, 'locks', deploymentId),
   };
 }

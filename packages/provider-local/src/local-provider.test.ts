@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import {
   AbortedError,
@@ -172,7 +172,10 @@ describe('local provider', () => {
     );
     expect(new Set(instances.map((instance) => instance.endpoint)).size).toBe(1);
     expect(instances.filter((instance) => !instance.reused)).toHaveLength(1);
-    expect(processesMatching(join(stateDir, id))).toHaveLength(1); // supervisors
+    // Supervisors name their instance directory, service shells its service.pid, in their arguments.
+    const processes = processesMatching(join(stateDir, id));
+    expect(processes.filter((info) => info.commandLine[0] === process.execPath)).toHaveLength(1);
+    expect(processes.filter((info) => info.commandLine[0] === '/bin/sh')).toHaveLength(1);
     const record = readInstanceRecord(stateDir, id);
     expect(nodeProcessesOf(id)).toMatchObject([{ processGroup: record.servicePid }]);
     expect(readdirSync(join(stateDir, 'ports'))).toEqual([String(record.port)]);
@@ -195,6 +198,31 @@ describe('local provider', () => {
       );
       expect(healthy, id).toBe(true);
     }
+  });
+
+  it('finds and stops a service whose bp was killed before recording it', async () => {
+    const { provider, stateDir } = fixture;
+    await provider.deployInstance(fixture.options('orphan-1'));
+    const record = readInstanceRecord(stateDir, 'orphan-1');
+    expect(await waitUntil(() => isPortOpen(record.port), 5000)).toBe(true);
+    // What a bp killed between starting the service and writing state.json leaves: no record and,
+    // as the supervisor never got its configuration, no supervisor.
+    rmSync(join(stateDir, 'orphan-1', 'state.json'));
+    process.kill(record.supervisorPid, 'SIGKILL');
+    expect(await waitUntil(() => !isPidAlive(record.supervisorPid), 3000)).toBe(true);
+    expect(await provider.getInstanceStatus({ deploymentId: 'orphan-1' })).toMatchObject({
+      state: 'running',
+      message: expect.stringContaining('unsupervised'),
+    });
+    expect((await provider.listManagedResources()).map((resource) => resource.deploymentId)).toContain(
+      'orphan-1',
+    );
+    const group = processesInGroup(record.servicePid!);
+    expect(group.length).toBeGreaterThan(0);
+    await provider.terminateInstance({ deploymentId: 'orphan-1' });
+    for (const info of group) expect(isPidAlive(info.pid)).toBe(false);
+    expect(await isPortOpen(record.port)).toBe(false);
+    expect(existsSync(join(stateDir, 'orphan-1'))).toBe(false);
   });
 
   it('reports a service that exits at once, with its code and stderr, and replaces it on a later deploy', async () => {

@@ -1,10 +1,10 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, openSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import {
@@ -42,6 +42,7 @@ import { readLogEntries } from './log-entries.js';
 import {
   isGroupAlive,
   isProcessAlive,
+  processGroupOf,
   processStartTime,
   signalGroup,
   signalProcess,
@@ -61,11 +62,12 @@ const ID_PATTERN = /^[a-z0-9-]{1,63}$/;
 /** state.json is written within this time of its instance directory being created. */
 const START_TIMEOUT_MS = 10_000;
 /**
- * Runs the command (`$@`) without fd 3, then writes its exit status to fd 3 for the supervisor. The trap
+ * Writes its pid to the file named by `$0` (service.pid), runs the command (`$@`) without fd 3, then
+ * writes its exit status to fd 3 for the supervisor. The trap
  * keeps the shell alive through a SIGTERM to the group until the command is gone, so the status is
  * reported; a trap with a handler, unlike an ignored signal, is reset for the command it starts.
  */
-const SERVICE_WRAPPER = 'trap : TERM INT HUP; "$@" 3>&-; echo "$?" >&3';
+const SERVICE_WRAPPER = 'echo "$$" > "$0"; trap : TERM INT HUP; "$@" 3>&-; echo "$?" >&3';
 const POLL_MS = 50;
 const PORT_ATTEMPTS = 20;
 // Built, the supervisor sits beside this file in dist; from source (tests), Node runs the .ts itself.
@@ -96,6 +98,12 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
     if (!directory) return { exists: false, status: { state: 'gone' } };
     const record = await readRecord(paths.state);
     if (!record) {
+      if (findOrphan(paths)) {
+        return {
+          exists: true,
+          status: { state: 'running', message: 'started, but bp stopped before recording it: unsupervised' },
+        };
+      }
       const starting = Date.now() - directory.mtimeMs < START_TIMEOUT_MS;
       return {
         exists: true,
@@ -248,7 +256,7 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
       const remainingSeconds = Math.max(0.001, (record.deadline - Date.now()) / 1000);
       // timeout, when there, leads: a session leader's setpgid(0, 0) fails, so its kill(0) at the deadline
       // reaches the whole session's group (see supervisor.ts); the shell inside survives the SIGTERM to report.
-      const wrapped = ['/bin/sh', '-c', SERVICE_WRAPPER, 'bp-service', ...start.command];
+      const wrapped = ['/bin/sh', '-c', SERVICE_WRAPPER, paths.servicePid, ...start.command];
       const argv = timeoutBinary
         ? [
             timeoutBinary,
@@ -309,6 +317,7 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
     signal: AbortSignal | undefined,
   ): Promise<void> {
     if (record) await stopProcesses(record, signal);
+    else await stopOrphan(instancePaths(stateDir, deploymentId), signal);
     await releasePortLocks(stateDir, deploymentId);
     // Renamed first, so the id is free at once even if deleting a large log takes a while.
     const trash = join(stateDir, `.trash-${deploymentId}-${randomUUID()}`);
@@ -317,6 +326,26 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
       () => false,
     );
     if (moved) await rm(trash, { recursive: true, force: true });
+  }
+
+  /** Stops a service whose state.json was never written (bp was killed right after starting it). */
+  async function stopOrphan(paths: ReturnType<typeof instancePaths>, signal: AbortSignal | undefined) {
+    const orphan = findOrphan(paths);
+    if (!orphan) return;
+    signalGroup(orphan.leader, orphan.leaderStartTime, 'SIGTERM');
+    const killAt = Date.now() + stopGraceMs;
+    while (isGroupAlive(orphan.leader, orphan.leaderStartTime)) {
+      if (Date.now() >= killAt + 5000) {
+        throw new ProviderCallError({
+          provider: PROVIDER,
+          operation: 'terminate',
+          message: `processes of ${basename(paths.dir)} are still alive after SIGKILL`,
+          isRetryable: true,
+        });
+      }
+      if (Date.now() >= killAt) signalGroup(orphan.leader, orphan.leaderStartTime, 'SIGKILL');
+      await pause(POLL_MS, signal);
+    }
   }
 
   async function stopProcesses(record: InstanceRecord, signal: AbortSignal | undefined): Promise<void> {
@@ -473,6 +502,26 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
       return resources;
     },
   };
+}
+
+/**
+ * The process group of a service started without a state.json, from the pid its shell wrote: only
+ * while that process is alive and its command line names that very file (so a reused pid is not
+ * taken for it).
+ */
+function findOrphan(
+  paths: ReturnType<typeof instancePaths>,
+): { leader: number; leaderStartTime?: number } | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(paths.servicePid, 'utf8').trim());
+    const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    if (!Number.isInteger(pid) || !commandLine.includes(paths.servicePid)) return undefined;
+  } catch {
+    return undefined;
+  }
+  const leader = processGroupOf(pid);
+  return leader === undefined ? undefined : { leader, leaderStartTime: processStartTime(leader) };
 }
 
 function describeStatus(record: InstanceRecord): InstanceStatusV1 {

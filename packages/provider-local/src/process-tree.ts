@@ -36,6 +36,12 @@ function signalExists(target: number): boolean {
   }
 }
 
+/** The process group of a live process, or undefined (also without /proc). */
+export function processGroupOf(pid: number): number | undefined {
+  const stat = readProcStat(pid);
+  return stat && stat.state !== 'Z' ? stat.processGroup : undefined;
+}
+
 /** True while `pid` is a live process that started at `startTime` (when one was recorded). */
 export function isProcessAlive(pid: number, startTime?: number): boolean {
   if (!hasProc) return signalExists(pid);
