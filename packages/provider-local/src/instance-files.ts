@@ -7,10 +7,17 @@
 //   <stateDir>/ports/<port>                 port lock, holding the deployment id
 //   <stateDir>/locks/<deploymentId>         held while a deploy or terminate of that id runs
 // Imports builtins only (the supervisor runs it straight from source in tests).
-import { randomUUID } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { link, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
+/**
+ * A name part no other process or call uses at the same time: this process's pid, the time and a random
+ * part. Nothing depends on it being unpredictable, so node:crypto (~5 ms to load) is not needed.
+ */
+export function uniqueSuffix(): string {
+  return `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+}
 
 /** Names in the state directory that are not instances. */
 export const RESERVED_NAMES = ['ports', 'locks'];
@@ -107,7 +114,7 @@ export async function claimFile(
 ): Promise<boolean> {
   for (let attempt = 0; attempt < 3; attempt++) {
     // link() of a complete file: a reader never sees a claim without its content.
-    const temporary = `${path}.${randomUUID()}.tmp`;
+    const temporary = `${path}.${uniqueSuffix()}.tmp`;
     await writeFile(temporary, content, { mode: 0o600 });
     try {
       await link(temporary, path);
@@ -121,7 +128,7 @@ export async function claimFile(
     if (held === undefined) continue;
     if (!(await isStale(held))) return false;
     // Move the stale claim aside, then make sure it was that one and not a claim made meanwhile.
-    const aside = `${path}.${randomUUID()}.stale`;
+    const aside = `${path}.${uniqueSuffix()}.stale`;
     if (
       !(await rename(path, aside).then(
         () => true,

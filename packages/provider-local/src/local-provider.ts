@@ -1,5 +1,4 @@
 import { execFile, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
@@ -36,6 +35,7 @@ import {
   releaseClaim,
   releasePortLocks,
   type SupervisorConfig,
+  uniqueSuffix,
   writeJsonAtomic,
 } from './instance-files.js';
 import { readLogEntries } from './log-entries.js';
@@ -120,7 +120,7 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
     work: (waited: boolean) => Promise<T>,
   ): Promise<T> {
     const path = instancePaths(stateDir, deploymentId).lock;
-    const content = JSON.stringify({ pid: process.pid, startTime: OWN_START_TIME, nonce: randomUUID() });
+    const content = JSON.stringify({ pid: process.pid, startTime: OWN_START_TIME, nonce: uniqueSuffix() });
     const holderIsGone = (held: string) => {
       try {
         const holder = JSON.parse(held) as { pid: number; startTime?: number };
@@ -320,7 +320,7 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
     else await stopOrphan(instancePaths(stateDir, deploymentId), signal);
     await releasePortLocks(stateDir, deploymentId);
     // Renamed first, so the id is free at once even if deleting a large log takes a while.
-    const trash = join(stateDir, `.trash-${deploymentId}-${randomUUID()}`);
+    const trash = join(stateDir, `.trash-${deploymentId}-${uniqueSuffix()}`);
     const moved = await rename(instancePaths(stateDir, deploymentId).dir, trash).then(
       () => true,
       () => false,
