@@ -30,6 +30,7 @@ import {
   type SshRuntime,
   secondsToLive,
 } from './runtime.js';
+import { shellQuote } from './shell-quote.js';
 import type { SshEndpoint } from './ssh-connections.js';
 
 /** Only what bp reads: never `.Config.Env`, which holds the secrets. */
@@ -66,7 +67,28 @@ docker stop --time "$grace" "$id" > /dev/null 2>&1
 rm -f "$dir/watchdog.pid"
 `;
 
-const CREATE = `${PRELUDE}
+/**
+ * `describe ID`: `meta` and `age` (seconds) when its instance directory exists, read with shell builtins
+ * (no process per file), and the container's view as one `container` line (empty when there is none).
+ */
+const DESCRIBE = `
+describe() {
+  if [ -d "$instances/$1" ]; then
+    saved_meta= created_at=
+    read -r saved_meta < "$instances/$1/meta.json"
+    read -r created_at < "$instances/$1/created"
+    now=$(date +%s)
+    printf 'meta %s\\nage %s\\n' "$saved_meta" "$((now - \${created_at:-$now}))"
+  fi 2> /dev/null
+  printf 'container %s\\n' "$(docker container inspect --format ${shellQuote(INSPECT_FORMAT)} "$1" 2> /dev/null)"
+}
+`;
+
+/**
+ * Claims the instance directory (exit 73 when it exists), starts the watchdog, runs the container and
+ * describes it: one round trip. A container of that name that bp did not make is left alone (exit 75).
+ */
+const CREATE = `${PRELUDE}${DESCRIBE}
 id=$1 ttl=$2 grace=$3 meta=$4 watchdog=$5
 shift 5
 dir="$instances/$id"
@@ -83,29 +105,25 @@ undo() {
   ours "$wd" "$id" && kill -TERM "-$wd" 2> /dev/null
   rm -rf "$dir"
 }
-if docker container inspect "$id" > /dev/null 2>&1; then
-  echo "a container named $id exists that bp did not make" >&2
-  undo
-  exit 75
-fi
 eval "$(cat)"
 if ! docker run "$@" > "$dir/container" 2> "$dir/run.err"; then
+  # A container holding the name that bp did not make (docker run refused it) is left alone.
+  if label=$(docker container inspect --format '{{index .Config.Labels "bp-deployment"}}' "$id" 2> /dev/null) &&
+    [ "$label" != "$id" ]; then
+    echo "a container named $id exists that bp did not make" >&2
+    undo
+    exit 75
+  fi
   grep -v -e '^Unable to find image' -e 'docker run --help' -e '^ *$' "$dir/run.err" >&2
   docker rm --force "$id" > /dev/null 2>&1
   undo
   exit 74
 fi
+describe "$id"
 `;
 
-const INSPECT = `${PRELUDE}
-id=$1 format=$2
-dir="$instances/$id"
-if [ -d "$dir" ]; then
-  printf 'meta %s\\n' "$(cat "$dir/meta.json" 2> /dev/null)"
-  created=$(cat "$dir/created" 2> /dev/null)
-  printf 'age %s\\n' "$(( $(date +%s) - \${created:-$(date +%s)} ))"
-fi
-printf 'container %s\\n' "$(docker container inspect --format "$format" "$id" 2> /dev/null)"
+const INSPECT = `${PRELUDE}${DESCRIBE}
+describe "$1"
 `;
 
 const REMOVE = `${PRELUDE}
@@ -157,7 +175,7 @@ export function createDockerRuntime(context: RuntimeContext): SshRuntime {
     `${host.label}/instance/${deploymentId}`,
   ];
 
-  function describe(host: SshEndpoint, deploymentId: string, output: string): Inspection {
+  function parseDescription(host: SshEndpoint, deploymentId: string, output: string): Inspection {
     const fields = parseFields(output);
     const meta = parseMeta(fields.get('meta'));
     const container = parseContainer(fields.get('container'), deploymentId);
@@ -208,19 +226,24 @@ export function createDockerRuntime(context: RuntimeContext): SshRuntime {
     const output = await connections.run(host, {
       operation: 'inspect',
       script: INSPECT,
-      args: [deploymentId, INSPECT_FORMAT],
+      args: [deploymentId],
       signal,
     });
-    return describe(host, deploymentId, output);
+    return parseDescription(host, deploymentId, output);
   }
 
   return {
     name: 'docker',
     capabilities: { nativeCommand: false, containerImage: true },
     resourceChecks: `
-root=$(docker info --format '{{.DockerRootDir}}' 2>&1) || { echo "unfit no usable Docker engine: $(printf '%s' "$root" | tail -n 1)"; exit 0; }
-df -Pk "$root" 2> /dev/null | awk 'NR == 2 { print "disk", $4 }'
+if root=$(docker info --format '{{.DockerRootDir}}' 2>&1); then
+  df -Pk "$root" 2> /dev/null | awk 'NR == 2 { print "disk", $4 }'
+else
+  echo "unfit no usable Docker engine: $(printf '%s' "$root" | tail -n 1)"
+fi
 `,
+    describeFunction: DESCRIBE,
+    parseDescription,
 
     check(options: DeployOptionsV1): WarningV1[] {
       const { workload, resources } = options;
@@ -304,7 +327,7 @@ df -Pk "$root" 2> /dev/null | awk 'NR == 2 { print "disk", $4 }'
         });
       }
       if (result.code !== 0) throw remoteCommandError({ label: host.label, operation: 'docker run' }, result);
-      return inspect(host, deploymentId, options.signal);
+      return parseDescription(host, deploymentId, result.stdout);
     },
 
     async remove(host, deploymentId, signal) {
@@ -367,7 +390,7 @@ df -Pk "$root" 2> /dev/null | awk 'NR == 2 { print "disk", $4 }'
         const container = parseContainer(line.slice(10));
         const deploymentId = container?.labels?.[TAG_LABELS.deployment];
         if (!container || !deploymentId) continue;
-        const inspection = describe(host, deploymentId, `container ${line.slice(10)}`);
+        const inspection = parseDescription(host, deploymentId, `container ${line.slice(10)}`);
         found.set(deploymentId, {
           resourceId: inspection.resourceIds[0]!,
           deploymentId,

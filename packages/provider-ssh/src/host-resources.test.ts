@@ -1,6 +1,12 @@
 import { CapacityError, ProviderCallError, type ResourceRequestV1 } from '@bp/provider';
 import { describe, expect, it } from 'vitest';
-import { type HostCandidate, type HostResources, parseResources, selectHost } from './host-resources.js';
+import {
+  type HostCandidate,
+  type HostResources,
+  parseResources,
+  parseSurvey,
+  selectHost,
+} from './host-resources.js';
 
 const request = (memoryGb: number, cpu = 1, storageGb = 1): ResourceRequestV1 => ({
   cpu,
@@ -31,6 +37,25 @@ describe('parseResources', () => {
       'cpu 8\nmemory 4194304\ndisk 1048576\ndisk 52428800\nunfit timeout is missing\nnoise\n',
     );
     expect(parsed).toEqual({ cpu: 8, memoryGb: 4, storageGb: 50, unfit: ['timeout is missing'] });
+  });
+});
+
+describe('parseSurvey', () => {
+  it('splits the resources from the description at the --- line', () => {
+    const parsed = parseSurvey('cpu 2\nmemory 2097152\ndisk 1048576\n---\nmeta {"a":1}\nage 3\ncontainer \n');
+    expect(parsed.resources).toEqual({ cpu: 2, memoryGb: 2, storageGb: 1, unfit: [] });
+    expect(parsed.description).toBe('meta {"a":1}\nage 3\ncontainer \n');
+  });
+
+  it('reads description lines as no resources, and a survey without an id as no description', () => {
+    const parsed = parseSurvey('cpu 4\nunfit no usable Docker engine\n---\ndisk 5\nmemory 6\n');
+    expect(parsed.resources).toEqual({
+      cpu: 4,
+      memoryGb: 0,
+      storageGb: 0,
+      unfit: ['no usable Docker engine'],
+    });
+    expect(parseSurvey('cpu 1\n---\n').description).toBe('');
   });
 });
 

@@ -1,4 +1,5 @@
-// What each host can offer (CPUs, available memory, free disk where instances live) and the choice of a host.
+// What each host can offer (CPUs, available memory, free disk where instances live), read in one survey with
+// what the host holds of a deployment id, and the choice of a host.
 import { type BpError, CapacityError, type ResourceRequestV1 } from '@bp/provider';
 import { PROVIDER } from './map-ssh-error.js';
 
@@ -19,13 +20,40 @@ instances="$HOME/.bp/instances"
 ours() { [ -n "$1" ] && tr '\\000' '\\n' < "/proc/$1/environ" 2>/dev/null | grep -qxF "BP_DEPLOYMENT_ID=$2"; }
 `;
 
-/** Prints `cpu N`, `memory KiB`, `disk KiB` and `unfit REASON` lines; the runtime appends its own checks. */
-export const RESOURCES_SCRIPT = `${PRELUDE}
-printf 'cpu %s\\n' "$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 0)"
-awk '/^MemAvailable:/ { print "memory", $2 }' /proc/meminfo 2>/dev/null
-mkdir -p "$instances" 2>/dev/null
-df -Pk "$instances" 2>/dev/null | awk 'NR == 2 { print "disk", $4 }'
+/** What a runtime adds to the survey of a host. */
+export interface SurveyParts {
+  /** Shell lines printing `disk KiB` (free where the runtime keeps its data) and `unfit REASON` lines. */
+  resourceChecks: string;
+  /** Shell function `describe ID`: prints what the host holds of the id, nothing when it holds nothing. */
+  describeFunction: string;
+}
+
+const SURVEY_SEPARATOR = '---';
+
+/**
+ * One round trip per host: its resources (`cpu N`, `memory KiB`, the runtime's `disk` and `unfit` lines),
+ * then a `---` line, then what `describe` prints for the deployment id in $1 (if one is given).
+ */
+export function surveyScript(parts: SurveyParts): string {
+  return `${PRELUDE}${parts.describeFunction}
+resources() {
+  printf 'cpu %s\\n' "$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 0)"
+  awk '/^MemAvailable:/ { print "memory", $2 }' /proc/meminfo 2>/dev/null
+${parts.resourceChecks}}
+# The id is described while the resources are read: both may wait on the Docker engine.
+if [ -n "$1" ]; then describe "$1"; fi | { resources; echo ${SURVEY_SEPARATOR}; cat; }
 `;
+}
+
+/** The survey's output: the resources, and what `describe` printed. */
+export function parseSurvey(output: string): { resources: HostResources; description: string } {
+  const lines = output.split('\n');
+  const separator = lines.indexOf(SURVEY_SEPARATOR);
+  return {
+    resources: parseResources(lines.slice(0, separator < 0 ? undefined : separator).join('\n')),
+    description: separator < 0 ? '' : lines.slice(separator + 1).join('\n'),
+  };
+}
 
 export function parseResources(output: string): HostResources {
   const resources: HostResources = { cpu: 0, memoryGb: 0, storageGb: 0, unfit: [] };
@@ -33,7 +61,6 @@ export function parseResources(output: string): HostResources {
     const [field, ...rest] = line.trim().split(' ');
     const value = Number(rest[0]);
     if (field === 'cpu' && Number.isFinite(value)) resources.cpu = value;
-    // Later disk lines (the Docker engine's data root) win over the instance directory's.
     if (field === 'memory' && Number.isFinite(value)) resources.memoryGb = kibToGib(value);
     if (field === 'disk' && Number.isFinite(value)) resources.storageGb = kibToGib(value);
     if (field === 'unfit') resources.unfit.push(rest.join(' '));

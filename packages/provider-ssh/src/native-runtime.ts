@@ -79,6 +79,34 @@ printf '%s %s\\n' "$code" "$reason" > "$dir/exit.tmp" && mv "$dir/exit.tmp" "$di
 rm -f "$dir/out" "$dir/err" "$dir/stopping"
 `;
 
+/** `describe ID`: a block of lines starting `instance ID`, when its instance directory exists. */
+const DESCRIBE_FUNCTION = `
+describe() {
+  dir="$instances/$1"
+  [ -d "$dir" ] || return 0
+  printf 'instance %s\\n' "$1"
+  printf 'meta %s\\n' "$(cat "$dir/meta.json" 2> /dev/null)"
+  created=$(cat "$dir/created" 2> /dev/null)
+  printf 'age %s\\n' "$(( $(date +%s) - \${created:-$(date +%s)} ))"
+  printf 'port %s\\n' "$(cat "$dir/port" 2> /dev/null)"
+  [ -f "$dir/supervisor.pid" ] && echo started
+  ours "$(cat "$dir/supervisor.pid" 2> /dev/null)" "$1" && echo supervisor
+  ours "$(cat "$dir/service.pid" 2> /dev/null)" "$1" && echo service
+  [ -f "$dir/stopping" ] && echo stopping
+  [ -f "$dir/exit" ] && printf 'exit %s\\n' "$(cat "$dir/exit")"
+  return 0
+}
+`;
+
+const DESCRIBE = `${PRELUDE}${DESCRIBE_FUNCTION}
+if [ $# -gt 0 ]; then
+  describe "$1"
+else
+  for dir in "$instances"/*/; do [ -d "$dir" ] && describe "$(basename "$dir")"; done
+fi
+exit 0
+`;
+
 const CLAIM = `${PRELUDE}
 id=$1 meta=$2
 mkdir -p "$instances" || exit 70
@@ -89,7 +117,8 @@ printf '%s\\n' "$meta" > "$dir/meta.json"
 cd "$dir" && pwd
 `;
 
-const START = `${PRELUDE}
+/** Starts the supervisor in the claimed instance directory and describes the instance. */
+const START = `${PRELUDE}${DESCRIBE_FUNCTION}
 id=$1 ttl=$2 grace=$3 supervisor=$4
 shift 4
 dir="$instances/$id"
@@ -112,31 +141,7 @@ export PORT="$port"
 setsid /bin/sh "$dir/supervise" "$dir" "$ttl" "$grace" "$@" < /dev/null >> "$dir/supervisor.log" 2>&1 &
 i=0
 while [ ! -s "$dir/service.pid" ] && [ ! -s "$dir/exit" ] && [ "$i" -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-printf 'port %s\\n' "$port"
-`;
-
-const DESCRIBE = `${PRELUDE}
-describe() {
-  dir="$instances/$1"
-  [ -d "$dir" ] || return 0
-  printf 'instance %s\\n' "$1"
-  printf 'meta %s\\n' "$(cat "$dir/meta.json" 2> /dev/null)"
-  created=$(cat "$dir/created" 2> /dev/null)
-  printf 'age %s\\n' "$(( $(date +%s) - \${created:-$(date +%s)} ))"
-  printf 'port %s\\n' "$(cat "$dir/port" 2> /dev/null)"
-  [ -f "$dir/supervisor.pid" ] && echo started
-  ours "$(cat "$dir/supervisor.pid" 2> /dev/null)" "$1" && echo supervisor
-  ours "$(cat "$dir/service.pid" 2> /dev/null)" "$1" && echo service
-  [ -f "$dir/stopping" ] && echo stopping
-  [ -f "$dir/exit" ] && printf 'exit %s\\n' "$(cat "$dir/exit")"
-  return 0
-}
-if [ $# -gt 0 ]; then
-  describe "$1"
-else
-  for dir in "$instances"/*/; do [ -d "$dir" ] && describe "$(basename "$dir")"; done
-fi
-exit 0
+describe "$id"
 `;
 
 const REMOVE = `${PRELUDE}
@@ -221,17 +226,23 @@ export function createNativeRuntime(context: RuntimeContext): SshRuntime {
     };
   }
 
-  async function describeAll(host: SshEndpoint, ids: string[], signal?: AbortSignal): Promise<Inspection[]> {
-    const output = await connections.run(host, { operation: 'inspect', script: DESCRIBE, args: ids, signal });
-    return output
-      .split(/^(?=instance )/m)
-      .filter((block) => block.startsWith('instance '))
-      .map((block) => describe(host, parseFields(block)));
+  /** The `instance` blocks that `describe` printed. */
+  function blocksOf(output: string): string[] {
+    return output.split(/^(?=instance )/m).filter((block) => block.startsWith('instance '));
+  }
+
+  function parseDescription(host: SshEndpoint, deploymentId: string, output: string): Inspection {
+    const block = blocksOf(output).find((text) => text.startsWith(`instance ${deploymentId}\n`));
+    return block ? describe(host, parseFields(block)) : { state: 'gone', resourceIds: [] };
+  }
+
+  /** Describes the ids given, or every instance on the host. */
+  function describeOn(host: SshEndpoint, ids: string[], signal?: AbortSignal): Promise<string> {
+    return connections.run(host, { operation: 'inspect', script: DESCRIBE, args: ids, signal });
   }
 
   async function inspect(host: SshEndpoint, deploymentId: string, signal?: AbortSignal): Promise<Inspection> {
-    const [found] = await describeAll(host, [deploymentId], signal);
-    return found ?? { state: 'gone', resourceIds: [] };
+    return parseDescription(host, deploymentId, await describeOn(host, [deploymentId], signal));
   }
 
   async function readLog(
@@ -338,7 +349,7 @@ export function createNativeRuntime(context: RuntimeContext): SshRuntime {
       });
     }
     if (started.code !== 0) throw remoteCommandError({ label: host.label, operation: 'start' }, started);
-    return inspect(host, deploymentId, signal);
+    return parseDescription(host, deploymentId, started.stdout);
   }
 
   return {
@@ -346,7 +357,11 @@ export function createNativeRuntime(context: RuntimeContext): SshRuntime {
     capabilities: { nativeCommand: true, containerImage: false },
     resourceChecks: `
 for tool in setsid timeout mkfifo awk; do command -v "$tool" > /dev/null 2>&1 || echo "unfit $tool is missing"; done
+mkdir -p "$instances" 2> /dev/null
+df -Pk "$instances" 2> /dev/null | awk 'NR == 2 { print "disk", $4 }'
 `,
+    describeFunction: DESCRIBE_FUNCTION,
+    parseDescription,
 
     check(options: DeployOptionsV1): WarningV1[] {
       const { command, workingDirectory, image } = options.workload;
@@ -433,13 +448,15 @@ for tool in setsid timeout mkfifo awk; do command -v "$tool" > /dev/null 2>&1 ||
     },
 
     async list(host, signal) {
-      return (await describeAll(host, [], signal)).map((inspection) => ({
-        resourceId: inspection.resourceIds[0]!,
-        deploymentId: inspection.resourceIds[0]!.split('/instance/')[1]!,
-        expiresAt: inspection.expiresAt,
-        owner: inspection.owner,
-        state: inspection.state,
-      }));
+      return blocksOf(await describeOn(host, [], signal))
+        .map((block) => describe(host, parseFields(block)))
+        .map((inspection) => ({
+          resourceId: inspection.resourceIds[0]!,
+          deploymentId: inspection.resourceIds[0]!.split('/instance/')[1]!,
+          expiresAt: inspection.expiresAt,
+          owner: inspection.owner,
+          state: inspection.state,
+        }));
     },
   };
 }

@@ -9,6 +9,7 @@ import type {
   ProviderCapabilitiesV1,
   WarningV1,
 } from '@bp/provider';
+import type { SurveyParts } from './host-resources.js';
 import { shellQuote } from './shell-quote.js';
 import type { SshConnections, SshEndpoint } from './ssh-connections.js';
 
@@ -29,13 +30,14 @@ export interface RuntimeContext {
   stopGraceSeconds: number;
 }
 
-export interface SshRuntime {
+/** A runtime adds its resource checks and its `describe` shell function to each host's survey. */
+export interface SshRuntime extends SurveyParts {
   readonly name: 'docker' | 'native';
   readonly capabilities: Pick<ProviderCapabilitiesV1, 'nativeCommand' | 'containerImage'>;
-  /** Shell lines appended to the resource probe: `disk KiB` and `unfit REASON` lines of its own. */
-  readonly resourceChecks: string;
   /** Runtime-specific checks of a deploy; throws on bad input, returns warnings. */
   check(options: DeployOptionsV1): WarningV1[];
+  /** Reads what the `describe` shell function printed for the id on the host. */
+  parseDescription(host: SshEndpoint, deploymentId: string, output: string): Inspection;
   inspect(host: SshEndpoint, deploymentId: string, signal?: AbortSignal): Promise<Inspection>;
   /** Creates the instance; `exists` when another caller holds the id on this host already. */
   create(host: SshEndpoint, options: DeployOptionsV1): Promise<Inspection | 'exists'>;

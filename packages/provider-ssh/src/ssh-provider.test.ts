@@ -16,6 +16,7 @@ import {
   deployOptions,
   expectNothingLeft,
   HELLO_SERVER,
+  hostDocker,
   instanceDirsOf,
   processesOf,
   providerFor,
@@ -115,6 +116,31 @@ describe('failed deploys are reported and leave nothing', () => {
     await expectNothingLeft(options.deploymentId);
   });
 
+  it("runtime docker: a container holding the id's name that bp did not make is left alone", async () => {
+    const host = sshHosts().hosts[0]!;
+    const provider = tracked(providerFor('docker', { hosts: [host.address] }));
+    const options = deployOptions(WORKLOADS.docker);
+    const stranger = (await hostDocker(host, ['create', '--name', options.deploymentId, HELLO_IMAGE])).trim();
+    try {
+      const error = await rejectionOf(provider.deployInstance(options));
+      expect(ProviderCallError.isInstance(error), String(error)).toBe(true);
+      expect((error as Error).message).toContain(`a container named ${options.deploymentId} exists`);
+      expect((error as Error).message).toContain('bp did not make');
+      const id = await hostDocker(host, [
+        'container',
+        'inspect',
+        '--format',
+        '{{.Id}}',
+        options.deploymentId,
+      ]);
+      expect(id.trim(), 'the stranger is still there').toBe(stranger);
+      // No watchdog, no instance directory, no container with bp's labels.
+      await expectNothingLeft(options.deploymentId);
+    } finally {
+      await hostDocker(host, ['rm', '--force', options.deploymentId]);
+    }
+  });
+
   it('runtime native: a command the host does not have', async () => {
     const provider = tracked(providerFor('native'));
     const options = deployOptions({ ...WORKLOADS.native, command: ['/no/such/program', '--flag'] });
@@ -144,6 +170,46 @@ describe('a deploy of an id whose instance has ended', () => {
     });
     expect(await containersOf(deploymentId)).toBe(1);
     await provider.terminateInstance({ deploymentId });
+    await expectNothingLeft(deploymentId);
+  });
+});
+
+describe('health checks', () => {
+  it('runtime docker: an answer at the endpoint the instance had counts only while it runs there', async () => {
+    const host = sshHosts().hosts[0]!;
+    const provider = tracked(providerFor('docker', { hosts: [host.address] }));
+    const options = deployOptions(WORKLOADS.docker);
+    const { deploymentId } = options;
+    const { endpoint } = await provider.deployInstance(options);
+    const stranger = `stranger-${deploymentId}`;
+    try {
+      await waitFor(async () => (await provider.checkHealth({ deploymentId, path: '/health' })).healthy, {
+        timeoutMs: 20_000,
+        what: `${deploymentId} healthy`,
+      });
+      // bp's container stops and another service takes over its port, answering the same health path.
+      await hostDocker(host, ['stop', '--time', '0', deploymentId]);
+      const { port } = new URL(endpoint!);
+      await hostDocker(host, [
+        'run',
+        '--detach',
+        '--name',
+        stranger,
+        '--publish',
+        `${port}:8080`,
+        HELLO_IMAGE,
+      ]);
+      await waitFor(async () => (await fetch(`${endpoint}/health`).catch(() => undefined))?.ok, {
+        timeoutMs: 20_000,
+        what: `the stranger answering at ${endpoint}`,
+      });
+      const health = await provider.checkHealth({ deploymentId, path: '/health' });
+      expect(health.healthy).toBe(false);
+      expect(health.reason).toContain('instance is exited');
+    } finally {
+      await hostDocker(host, ['rm', '--force', stranger]);
+      await provider.terminateInstance({ deploymentId });
+    }
     await expectNothingLeft(deploymentId);
   });
 });

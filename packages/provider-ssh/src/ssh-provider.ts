@@ -20,9 +20,9 @@ import { createDockerRuntime } from './docker-runtime.js';
 import {
   type HostCandidate,
   type HostResources,
-  parseResources,
-  RESOURCES_SCRIPT,
+  parseSurvey,
   selectHost,
+  surveyScript,
 } from './host-resources.js';
 import { mapSshError, PROVIDER } from './map-ssh-error.js';
 import { createNativeRuntime } from './native-runtime.js';
@@ -71,6 +71,9 @@ const HOST_SPEC = /^(?:([^@\s]+)@)?(\[[0-9A-Fa-f:.]+\]|[^\s:@[\]]+)(?::(\d+))?$/
 const CONCURRENT_CREATE_WAIT_MS = 60_000;
 const NOTHING: ResourceRequestV1 = { cpu: 0, memoryGb: 0, storageGb: 0, gpuCount: 0, spot: false };
 
+/** A host as a candidate for a deployment, with what it holds of the deployment's id (when it holds any). */
+type SurveyedHost = HostCandidate<SshEndpoint> & { inspection?: Inspection };
+
 /** Deploys to your own hosts over SSH: Docker images through each host's engine, or native commands. */
 export function createSshProvider(settings: SshProviderSettings): SshProvider {
   const user = settings.user ?? userInfo().username;
@@ -103,8 +106,9 @@ export function createSshProvider(settings: SshProviderSettings): SshProvider {
   });
   const context = { connections, stopGraceSeconds: Math.ceil(stopGraceMs / 1000) };
   const runtime = runtimeName === 'docker' ? createDockerRuntime(context) : createNativeRuntime(context);
-  /** Where each deployment id was last found, so most calls ask one host. */
-  const located = new Map<string, SshEndpoint>();
+  const hostSurvey = surveyScript(runtime);
+  /** Where each deployment id was last found, and its endpoint there: most calls ask one host. */
+  const located = new Map<string, { host: SshEndpoint; endpoint?: string }>();
   const locks = new Map<string, Promise<unknown>>();
 
   /** Runs `work` after every earlier call holding the same id in this provider (deploy and terminate). */
@@ -139,13 +143,13 @@ export function createSshProvider(settings: SshProviderSettings): SshProvider {
       }
     };
     const hinted =
-      located.get(deploymentId) ??
+      located.get(deploymentId)?.host ??
       hosts.find((host) => options.resourceIds?.some((id) => id.startsWith(`${host.label}/`)));
     const first = hinted && (await inspectOn(hinted));
     const found =
       first || (await Promise.all(hosts.filter((host) => host !== hinted).map(inspectOn))).find(Boolean);
     if (found) {
-      located.set(deploymentId, found.host);
+      located.set(deploymentId, { host: found.host, endpoint: found.inspection.endpoint });
       return found;
     }
     located.delete(deploymentId);
@@ -153,16 +157,32 @@ export function createSshProvider(settings: SshProviderSettings): SshProvider {
     return undefined;
   }
 
-  async function readResources(signal?: AbortSignal): Promise<HostCandidate<SshEndpoint>[]> {
+  /**
+   * Every host's resources as a candidate for a deployment, and what it holds of `deploymentId` (when given
+   * and found there): one round trip per host, all at once. A host that cannot be asked is a candidate
+   * with its error.
+   */
+  async function survey(deploymentId: string | undefined, signal?: AbortSignal): Promise<SurveyedHost[]> {
     return Promise.all(
-      hosts.map(async (host): Promise<HostCandidate<SshEndpoint>> => {
+      hosts.map(async (host): Promise<SurveyedHost> => {
         try {
           const output = await connections.run(host, {
             operation: 'read resources',
-            script: RESOURCES_SCRIPT + runtime.resourceChecks,
+            script: hostSurvey,
+            args: deploymentId === undefined ? [] : [deploymentId],
             signal,
           });
-          return { host, label: host.label, resources: parseResources(output) };
+          const { resources, description } = parseSurvey(output);
+          const inspection =
+            deploymentId === undefined
+              ? undefined
+              : runtime.parseDescription(host, deploymentId, description);
+          return {
+            host,
+            label: host.label,
+            resources,
+            inspection: inspection?.state === 'gone' ? undefined : inspection,
+          };
         } catch (error) {
           if (AbortedError.isInstance(error)) throw error;
           const mapped = mapSshError(error, {
@@ -243,14 +263,18 @@ export function createSshProvider(settings: SshProviderSettings): SshProvider {
     return warnings;
   }
 
-  async function create(options: DeployOptionsV1, warnings: WarningV1[]): Promise<RemoteInstanceV1> {
+  async function create(
+    options: DeployOptionsV1,
+    candidates: HostCandidate<SshEndpoint>[],
+    warnings: WarningV1[],
+  ): Promise<RemoteInstanceV1> {
     const { deploymentId, signal } = options;
-    const host = selectHost(await readResources(signal), options.resources).host;
+    const host = selectHost(candidates, options.resources).host;
     throwIfAborted(signal);
     options.onProgress?.({ step: 'host', message: `deploying to ${host.label}` });
     // Not interrupted half-way: an abort is honoured once the host has finished, by undoing what it made.
     let created = await runtime.create(host, { ...options, signal: undefined });
-    located.set(deploymentId, host);
+    located.set(deploymentId, { host, endpoint: created === 'exists' ? undefined : created.endpoint });
     if (signal?.aborted) {
       await runtime.remove(host, deploymentId);
       throw new AbortedError();
@@ -285,17 +309,23 @@ export function createSshProvider(settings: SshProviderSettings): SshProvider {
       const warnings = checkDeployOptions(options);
       const { deploymentId, signal } = options;
       return withLock(deploymentId, async () => {
-        const existing = await locate(deploymentId, { signal, lenient: true });
-        if (existing && existing.inspection.state !== 'exited') {
+        // Whether a host holds the id already, and how much room each one has: one round trip per host.
+        const candidates = await survey(deploymentId, signal);
+        const hinted = located.get(deploymentId)?.host;
+        const holder =
+          candidates.find((candidate) => candidate.inspection && candidate.host === hinted) ??
+          candidates.find((candidate) => candidate.inspection);
+        if (holder?.inspection && holder.inspection.state !== 'exited') {
+          located.set(deploymentId, { host: holder.host, endpoint: holder.inspection.endpoint });
           options.onProgress?.({
             step: 'reuse',
-            message: `${deploymentId} already exists on ${existing.host.label}`,
+            message: `${deploymentId} already exists on ${holder.host.label}`,
           });
-          return toInstance(existing.inspection, deploymentId, true, warnings);
+          return toInstance(holder.inspection, deploymentId, true, warnings);
         }
         // What is left of an earlier instance that has ended is replaced.
-        if (existing) await runtime.remove(existing.host, deploymentId, signal);
-        return create(options, warnings);
+        if (holder) await runtime.remove(holder.host, deploymentId, signal);
+        return create(options, candidates, warnings);
       });
     },
 
@@ -331,30 +361,46 @@ export function createSshProvider(settings: SshProviderSettings): SshProvider {
 
     async checkHealth({ deploymentId, resourceIds, path, timeoutMs, signal }) {
       throwIfAborted(signal);
-      let found: Awaited<ReturnType<typeof locate>>;
+      // The service is asked at its last known endpoint while its host is asked whether it still runs
+      // there; the answer counts only if it does. One wait instead of two in a row.
+      const unused = new AbortController();
+      const lastEndpoint = located.get(deploymentId)?.endpoint;
+      const early =
+        lastEndpoint &&
+        checkHttpHealth(lastEndpoint, path, {
+          timeoutMs,
+          signal: signal ? AbortSignal.any([signal, unused.signal]) : unused.signal,
+        });
       try {
-        found = ID_PATTERN.test(deploymentId)
-          ? await locate(deploymentId, { signal, resourceIds })
-          : undefined;
-      } catch (error) {
-        if (AbortedError.isInstance(error)) throw error;
-        return { healthy: false, reason: BpError.isInstance(error) ? error.message : String(error) };
+        let found: Awaited<ReturnType<typeof locate>>;
+        try {
+          found = ID_PATTERN.test(deploymentId)
+            ? await locate(deploymentId, { signal, resourceIds })
+            : undefined;
+        } catch (error) {
+          if (AbortedError.isInstance(error)) throw error;
+          return { healthy: false, reason: BpError.isInstance(error) ? error.message : String(error) };
+        }
+        if (!found) return { healthy: false, reason: `instance ${deploymentId} not found` };
+        const { state, endpoint, message } = found.inspection;
+        if (state !== 'running' || !endpoint) {
+          return { healthy: false, reason: `instance is ${state}${message ? `: ${message}` : ''}` };
+        }
+        const result = await (early && endpoint === lastEndpoint
+          ? early
+          : checkHttpHealth(endpoint, path, { timeoutMs, signal }));
+        throwIfAborted(signal);
+        return result;
+      } finally {
+        unused.abort();
       }
-      if (!found) return { healthy: false, reason: `instance ${deploymentId} not found` };
-      const { state, endpoint, message } = found.inspection;
-      if (state !== 'running' || !endpoint) {
-        return { healthy: false, reason: `instance is ${state}${message ? `: ${message}` : ''}` };
-      }
-      const result = await checkHttpHealth(endpoint, path, { timeoutMs, signal });
-      throwIfAborted(signal);
-      return result;
     },
 
     async getAvailableResources(options = {}) {
       throwIfAborted(options.signal);
       let best: HostResources;
       try {
-        best = selectHost(await readResources(options.signal), NOTHING).resources!;
+        best = selectHost(await survey(undefined, options.signal), NOTHING).resources!;
       } catch (error) {
         if (!CapacityError.isInstance(error)) throw error;
         best = { cpu: 0, memoryGb: 0, storageGb: 0, unfit: [] };

@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '@bp/conformance';
@@ -130,6 +131,32 @@ describe('host keys and credentials (a host of its own)', () => {
     expect(CredentialsError.isInstance(missing), String(missing)).toBe(true);
     expect((missing as Error).message).toContain(missingKey);
     expectNothingRan();
+  });
+
+  it('closes the connection it made while reading a key that turns out to be missing', async () => {
+    // A listener of this test's own that counts the connections it gets and sees each one close.
+    let accepted = 0;
+    const open = new Set<Socket>();
+    const listener = createServer((socket) => {
+      accepted++;
+      open.add(socket);
+      socket.on('close', () => open.delete(socket));
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const { port } = listener.address() as AddressInfo;
+    try {
+      const missingKey = join(workDir, 'no_such_key');
+      const error = await rejectionOf(
+        provider({ hosts: [`127.0.0.1:${port}`], key: missingKey }).getAvailableResources(),
+      );
+      expect(CredentialsError.isInstance(error), String(error)).toBe(true);
+      await waitFor(async () => accepted === 1 && open.size === 0, {
+        timeoutMs: 5000,
+        what: 'the connection closed again',
+      });
+    } finally {
+      listener.close();
+    }
   });
 
   it('reports a refused or silent address as a retryable call error naming the host', async () => {
