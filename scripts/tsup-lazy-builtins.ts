@@ -2,7 +2,7 @@
 // are taken from process.getBuiltinModule() instead of Node's ESM loader. The loader builds a facade
 // of each builtin that reads every export once, which runs lazy getters nobody asked for (fs's
 // ReadStream loads the whole streams stack, util's TextDecoder loads worker_threads): ~9 ms of each
-// bp start. Through esbuild's CommonJS interop an export is read where it is used, not before.
+// bp start. Here an export is read where it is used, not before (see lazyExports).
 import { builtinModules } from 'node:module';
 import type { Options } from 'tsup';
 
@@ -22,7 +22,31 @@ export const lazyBuiltins: Plugin = {
     });
     build.onLoad({ filter: /.*/, namespace: 'bp-builtin' }, (args) => ({
       loader: 'js',
-      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(`node:${args.path}`)});`,
+      contents: lazyExports(`node:${args.path}`),
     }));
   },
 };
+
+/**
+ * The virtual module standing for one builtin. esbuild's interop copies a CommonJS module's property
+ * descriptors, and asking for a descriptor materialises Node's lazy properties just as the ESM facade
+ * does; so an object module is handed over as an object of getters over its export names (read here,
+ * at build time), each reading the real export when used. A function module (events, module) is the
+ * function itself.
+ */
+function lazyExports(specifier: string): string {
+  const real = process.getBuiltinModule(specifier) as object;
+  const load = `const real = process.getBuiltinModule(${JSON.stringify(specifier)});`;
+  if (typeof real !== 'object') return `${load}\nmodule.exports = real;`;
+  const names = Object.getOwnPropertyNames(real).filter(
+    (name) => name !== 'default' && name !== '__esModule',
+  );
+  return [
+    load,
+    'const lazy = {};',
+    `for (const name of ${JSON.stringify(names)}) {`,
+    '  Object.defineProperty(lazy, name, { get: () => real[name], enumerable: true });',
+    '}',
+    'module.exports = lazy;',
+  ].join('\n');
+}
