@@ -3,16 +3,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BP, report, timeProcess } from './lib.mjs';
+import { BP, report, timeProcesses } from './lib.mjs';
 
 export function run() {
   const home = mkdtempSync(join(tmpdir(), 'bp-bench-'));
   const env = { ...process.env, BP_HOME: home };
   try {
-    const version = timeProcess(process.execPath, [BP, '--version'], { env });
-    const compare = timeProcess(
-      process.execPath,
-      [BP, 'estimate', '--cpu', '2', '--memory', '8', '--compare'],
+    const [version, compare] = timeProcesses(
+      [
+        [process.execPath, [BP, '--version']],
+        [process.execPath, [BP, 'estimate', '--cpu', '2', '--memory', '8', '--compare']],
+      ],
       { env },
     );
     return [report('bp estimate --compare (cold)', compare, 'bp --version', version, 2)];

@@ -26,6 +26,30 @@ export function timeProcess(command, args, { runs = 15, env = process.env, cwd =
   return median(times);
 }
 
+/**
+ * Median wall times in ms of several commands (`[command, args]` each), their runs interleaved
+ * (after one warm-up each) so that a slower or faster stretch of the machine affects all alike.
+ */
+export function timeProcesses(commands, { runs = 21, env = process.env, cwd = ROOT } = {}) {
+  const times = commands.map(() => []);
+  for (let run = -1; run < runs; run++) {
+    commands.forEach(([command, args], index) => {
+      const started = performance.now();
+      const result = spawnSync(command, args, {
+        env,
+        cwd,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        maxBuffer: 1 << 30,
+      });
+      const elapsed = performance.now() - started;
+      if (result.status !== 0)
+        throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+      if (run >= 0) times[index].push(elapsed);
+    });
+  }
+  return times.map(median);
+}
+
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
