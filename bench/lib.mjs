@@ -7,25 +7,6 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BP = `${ROOT}apps/cli/bin/bp.js`;
 export const HELLO = `${ROOT}examples/hello`;
 
-/** Median wall time in ms of `command args` over `runs` runs (after one warm-up). */
-export function timeProcess(command, args, { runs = 15, env = process.env, cwd = ROOT } = {}) {
-  const times = [];
-  for (let run = -1; run < runs; run++) {
-    const started = performance.now();
-    const result = spawnSync(command, args, {
-      env,
-      cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      maxBuffer: 1 << 30,
-    });
-    const elapsed = performance.now() - started;
-    if (result.status !== 0)
-      throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
-    if (run >= 0) times.push(elapsed);
-  }
-  return median(times);
-}
-
 /**
  * Median wall times in ms of several commands (`[command, args]` each), their runs interleaved
  * (after one warm-up each) so that a slower or faster stretch of the machine affects all alike.
@@ -48,6 +29,11 @@ export function timeProcesses(commands, { runs = 21, env = process.env, cwd = RO
     });
   }
   return times.map(median);
+}
+
+/** Median wall time in ms of `command args` over `runs` runs (after one warm-up). */
+export function timeProcess(command, args, options = {}) {
+  return timeProcesses([[command, args]], { runs: 15, ...options })[0];
 }
 
 export function median(values) {

@@ -1,5 +1,5 @@
 import { defineConfig, type Options } from 'tsup';
-import { lazyBuiltins } from '../../scripts/tsup-lazy-builtins.js';
+import { libraryBuild, requireBundle } from '../../scripts/tsup-presets.js';
 
 /**
  * Modules dockerode loads that bp never uses, and what the bundle has instead: a stand-in that fails
@@ -33,29 +33,13 @@ module.exports = new Proxy({}, { get: () => new Proxy(fail, { construct: fail, a
 };
 
 export default defineConfig([
-  {
-    entry: ['src/index.ts'],
-    format: ['esm'],
-    esbuildPlugins: [lazyBuiltins],
-    removeNodeProtocol: false,
-    dts: true,
-    sourcemap: true,
-    clean: false,
-    target: 'node22',
-  },
-  {
-    entry: ['src/dockerode-runtime.ts'],
-    format: ['cjs'],
-    outExtension: () => ({ js: '.cjs' }),
+  libraryBuild({ clean: false }),
+  requireBundle('src/dockerode-runtime.ts', {
     noExternal: [/.*/],
     esbuildPlugins: [leaveOut],
     // docker-modem's one stream class works on Node's own streams; the userland copy is ~70 KB more.
     esbuildOptions(options) {
       options.alias = { 'readable-stream': 'node:stream' };
     },
-    platform: 'node',
-    dts: false,
-    sourcemap: false,
-    target: 'node22',
-  },
+  }),
 ]);

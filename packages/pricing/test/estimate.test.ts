@@ -1,17 +1,8 @@
-import type { ResourceRequestV1 } from '@bp/provider';
 import { NotFoundError, ValidationError } from '@bp/provider';
 import { describe, expect, it } from 'vitest';
 import { estimateCost, HOURS_PER_MONTH, QOS_MULTIPLIERS, type QosOptions } from '../src/index.js';
 import { csvLine, HAVE_CSVS, readCsv } from './csv.js';
-
-const request = (overrides: Partial<ResourceRequestV1> = {}): ResourceRequestV1 => ({
-  cpu: 2,
-  memoryGb: 8,
-  storageGb: 0,
-  gpuCount: 0,
-  spot: false,
-  ...overrides,
-});
+import { request } from './request.js';
 
 describe.skipIf(!HAVE_CSVS)('estimateCost', () => {
   it('prices the cheapest fitting instance: hourly, total and monthly (730 h)', () => {

@@ -3,15 +3,7 @@ import { ValidationError } from '@bp/provider';
 import { describe, expect, it } from 'vitest';
 import { cheapest, compare, findInstanceTypes, type InstanceMatch } from '../src/index.js';
 import { type CsvRow, csvLine, HAVE_CSVS, readCsv, seededRandom } from './csv.js';
-
-const request = (overrides: Partial<ResourceRequestV1> = {}): ResourceRequestV1 => ({
-  cpu: 2,
-  memoryGb: 8,
-  storageGb: 0,
-  gpuCount: 0,
-  spot: false,
-  ...overrides,
-});
+import { request } from './request.js';
 
 const fits = (row: CsvRow, cpu: number, memory: number) =>
   row.price !== null &&

@@ -1,7 +1,3 @@
-// A query walks the catalog's price order, or, when its fitting types hold few rows, sorts just
-// those rows; and it stops at `limit`. Whatever the path, the results must be the first ones of
-// the same query over everything, in the same order (ties included).
-import type { ResourceRequestV1 } from '@bp/provider';
 import { describe, expect, it } from 'vitest';
 import {
   catalogInfo,
@@ -10,15 +6,7 @@ import {
   findInstanceTypes,
   type InstanceMatch,
 } from '../src/index.js';
-
-const request = (overrides: Partial<ResourceRequestV1> = {}): ResourceRequestV1 => ({
-  cpu: 2,
-  memoryGb: 8,
-  storageGb: 0,
-  gpuCount: 0,
-  spot: false,
-  ...overrides,
-});
+import { request } from './request.js';
 
 const row = (match: InstanceMatch) => `${match.source.file}:${match.source.line}`;
 const everything = (spot: boolean) => findInstanceTypes({ request: request({ cpu: 0, memoryGb: 0, spot }) });
