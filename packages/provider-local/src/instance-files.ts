@@ -47,6 +47,11 @@ export interface InstanceRecord {
   /** Expiry, ms since the epoch. */
   deadline: number;
   startedAt: number;
+  /**
+   * When the supervisor took over: it reads the service's output from then on, including what the
+   * service wrote before. Until then the provider reports the instance unhealthy.
+   */
+  supervisedAt?: number;
   status: InstanceStatus;
   exitCode?: number;
   exitSignal?: string;

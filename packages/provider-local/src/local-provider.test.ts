@@ -84,9 +84,11 @@ describe('local provider', () => {
     await waitUntil(() => isPortOpen(record.port), 10_000);
     const response = await fetch(`${instance.endpoint}/health`);
     expect(response.status).toBe(200);
-    expect(await provider.checkHealth({ deploymentId: 'hello-1', path: '/health' })).toMatchObject({
-      healthy: true,
-    });
+    // Healthy once the supervisor has taken over, as the manager waits for; its output is recorded then.
+    const healthy = async () =>
+      (await provider.checkHealth({ deploymentId: 'hello-1', path: '/health' })).healthy;
+    expect(await waitUntil(healthy, 10_000)).toBe(true);
+    expect(readInstanceRecord(stateDir, 'hello-1').supervisedAt).toBeGreaterThan(0);
     expect(await provider.getInstanceStatus({ deploymentId: 'hello-1' })).toMatchObject({
       state: 'running',
       endpoint: instance.endpoint,
@@ -198,6 +200,23 @@ describe('local provider', () => {
       );
       expect(healthy, id).toBe(true);
     }
+  });
+
+  it('is not healthy until its supervisor has taken over, and stops without one', async () => {
+    const { provider, stateDir } = fixture;
+    await provider.deployInstance(fixture.options('unsupervised-1'));
+    const record = readInstanceRecord(stateDir, 'unsupervised-1');
+    // Killed before its Node could even start: the service runs, nothing records its output.
+    process.kill(record.supervisorPid, 'SIGKILL');
+    expect(await waitUntil(() => isPortOpen(record.port), 10_000)).toBe(true);
+    expect(await provider.checkHealth({ deploymentId: 'unsupervised-1', path: '/health' })).toMatchObject({
+      healthy: false,
+      reason: expect.stringContaining('supervisor did not start'),
+    });
+    const group = processesInGroup(record.servicePid!);
+    await provider.terminateInstance({ deploymentId: 'unsupervised-1' });
+    for (const info of group) expect(isPidAlive(info.pid)).toBe(false);
+    expect(await isPortOpen(record.port)).toBe(false);
   });
 
   it('finds and stops a service whose bp was killed before recording it', async () => {

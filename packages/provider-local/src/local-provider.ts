@@ -459,6 +459,16 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
         ? await readRecord(instancePaths(stateDir, deploymentId).state)
         : undefined;
       if (!record) return { healthy: false, reason: `instance ${deploymentId} not found` };
+      // Its output is recorded only once the supervisor runs: until then it is not deployed yet.
+      if (record.supervisedAt === undefined) {
+        const starting = isProcessAlive(record.supervisorPid, record.supervisorStartTime);
+        return {
+          healthy: false,
+          reason: starting
+            ? 'its supervisor is starting'
+            : `its supervisor did not start (see ${instancePaths(stateDir, deploymentId).supervisorLog})`,
+        };
+      }
       const result = await checkHttpHealth(record.endpoint, path, { timeoutMs, signal });
       throwIfAborted(signal);
       return result;

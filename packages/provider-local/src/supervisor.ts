@@ -67,6 +67,11 @@ if (stopping) {
   stop('terminated');
 }
 armDeadline();
+// What the service wrote before this process ran is read in the event loop's first turn; after it,
+// the instance counts as supervised (the provider reports it healthy only then).
+setImmediate(() => {
+  if (record.status === 'running') save({ supervisedAt: Date.now() });
+});
 
 const status = await exitStatus;
 // Read through a call: the signal handlers set it while this module waits.
