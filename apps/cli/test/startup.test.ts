@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -33,7 +33,21 @@ describe('startup', () => {
     expect(modules.filter((url) => url.includes('better-sqlite3'))).toEqual([]);
   });
 
+  it('bp status without a database answers without making one', async () => {
+    const fresh = tempHome();
+    try {
+      const result = await runBp(['status', '--json'], fresh);
+      expect(result.code, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual([]);
+      expect(existsSync(join(fresh, 'state.db'))).toBe(false);
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
   it('bp status loads the tracker (so the recording above sees real loads) but no cloud SDK', async () => {
+    // An empty file is an empty SQLite database: status opens it.
+    writeFileSync(join(home, 'state.db'), '');
     const modules = await loadedModules(['status']);
     expect(modules.some((url) => url.includes('better-sqlite3'))).toBe(true);
     expect(modules.filter((url) => CLOUD_SDKS.test(url))).toEqual([]);

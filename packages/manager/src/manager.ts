@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CatalogInfo, InstallCatalogResult } from '@bp/pricing';
@@ -306,6 +307,11 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       : import('@bp/tracker').then(({ openTracker }) => openTracker({ path: paths.database }));
     return storePromise;
   };
+  /**
+   * True while there is no tracker at all: no store given, none opened, no database file. Reading
+   * commands then answer "nothing" without creating the database (or paying to open one).
+   */
+  const noRecordsYet = () => !settings.store && !storePromise && !existsSync(paths.database);
 
   /**
    * Every target: injected providers (by their id), this machine, then cloud.toml's.
@@ -861,6 +867,7 @@ export function createManager(settings: ManagerSettings = {}): Manager {
   }
 
   async function reap(options: { signal?: AbortSignal } = {}): Promise<DeploymentRecord[]> {
+    if (noRecordsYet()) return [];
     const tracker = await store();
     const now = new Date();
     const expired = await tracker.list({ status: ACTIVE, expiresBefore: now });
@@ -1182,6 +1189,7 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       return (await store()).resolve(idOrPrefix);
     },
     async list(filter?: { status?: DeploymentStatus[]; limit?: number }) {
+      if (noRecordsYet()) return [];
       return (await store()).list(filter);
     },
     refresh,
