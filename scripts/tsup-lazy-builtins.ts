@@ -35,17 +35,19 @@ export const lazyBuiltins: Plugin = {
  * function itself.
  */
 function lazyExports(specifier: string): string {
-  const real = process.getBuiltinModule(specifier) as object;
-  const load = `const real = process.getBuiltinModule(${JSON.stringify(specifier)});`;
-  if (typeof real !== 'object') return `${load}\nmodule.exports = real;`;
-  const names = Object.getOwnPropertyNames(real).filter(
+  const builtin = process.getBuiltinModule(specifier) as object;
+  const load = `process.getBuiltinModule(${JSON.stringify(specifier)})`;
+  if (typeof builtin !== 'object') return `module.exports = ${load};`;
+  const names = Object.getOwnPropertyNames(builtin).filter(
     (name) => name !== 'default' && name !== '__esModule',
   );
+  // The builtin itself loads on the first export read: a module imported for a rarely used function
+  // (fs/promises in the manager, for instance) costs nothing until then.
   return [
-    load,
+    'let real;',
     'const lazy = {};',
     `for (const name of ${JSON.stringify(names)}) {`,
-    '  Object.defineProperty(lazy, name, { get: () => real[name], enumerable: true });',
+    `  Object.defineProperty(lazy, name, { get: () => (real ??= ${load})[name], enumerable: true });`,
     '}',
     'module.exports = lazy;',
   ].join('\n');
