@@ -1,15 +1,6 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { ValidationError } from '@bp/provider';
-import type * as SmolToml from 'smol-toml';
-
-/** smol-toml, loaded on first use (its single-file CommonJS build loads fastest). */
-function loadToml(): typeof SmolToml {
-  toml ??= createRequire(import.meta.url)('smol-toml') as typeof SmolToml;
-  return toml;
-}
-let toml: typeof SmolToml | undefined;
 
 /** Provider types bp knows; each is backed by a `@bp/provider-<type>` package (local is built in). */
 export const PROVIDER_TYPES = ['local', 'docker', 'ssh', 'kubernetes', 'aws', 'gcp', 'azure'] as const;
@@ -98,7 +89,7 @@ export async function loadCloudConfig(file: string): Promise<CloudConfig> {
 
 /** Parses cloud.toml text. */
 export async function parseCloudConfig(text: string, file: string): Promise<CloudConfig> {
-  const { parse, TomlError } = loadToml();
+  const { parse, TomlError } = (await import('@bp/resources')).loadToml();
   let raw: unknown;
   try {
     raw = parse(text);
@@ -202,7 +193,7 @@ export async function writeBudget(
 
 /** Writes cloud.toml atomically (0600), after checking it with the same rules as a read. */
 async function writeCloudConfig(file: string, config: CloudConfig): Promise<void> {
-  const { stringify } = loadToml();
+  const { stringify } = (await import('@bp/resources')).loadToml();
   const text = stringify(config);
   await parseCloudConfig(text, file);
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });

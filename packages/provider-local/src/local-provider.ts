@@ -3,7 +3,7 @@ import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import os from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import {
@@ -316,8 +316,11 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
     record: InstanceRecord | undefined,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    if (record) await stopProcesses(record, signal);
-    else await stopOrphan(instancePaths(stateDir, deploymentId), signal);
+    // Without state.json, the service a killed bp started may still run (see findOrphan).
+    const processes = record
+      ? processesOf(record)
+      : { deploymentId, service: findOrphan(instancePaths(stateDir, deploymentId)) };
+    await stopProcesses(processes, signal);
     await releasePortLocks(stateDir, deploymentId);
     // Renamed first, so the id is free at once even if deleting a large log takes a while.
     const trash = join(stateDir, `.trash-${deploymentId}-${uniqueSuffix()}`);
@@ -328,35 +331,22 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
     if (moved) await rm(trash, { recursive: true, force: true });
   }
 
-  /** Stops a service whose state.json was never written (bp was killed right after starting it). */
-  async function stopOrphan(paths: ReturnType<typeof instancePaths>, signal: AbortSignal | undefined) {
-    const orphan = findOrphan(paths);
-    if (!orphan) return;
-    signalGroup(orphan.leader, orphan.leaderStartTime, 'SIGTERM');
-    const killAt = Date.now() + stopGraceMs;
-    while (isGroupAlive(orphan.leader, orphan.leaderStartTime)) {
-      if (Date.now() >= killAt + 5000) {
-        throw new ProviderCallError({
-          provider: PROVIDER,
-          operation: 'terminate',
-          message: `processes of ${basename(paths.dir)} are still alive after SIGKILL`,
-          isRetryable: true,
-        });
-      }
-      if (Date.now() >= killAt) signalGroup(orphan.leader, orphan.leaderStartTime, 'SIGKILL');
-      await pause(POLL_MS, signal);
-    }
-  }
-
-  async function stopProcesses(record: InstanceRecord, signal: AbortSignal | undefined): Promise<void> {
-    const supervisorAlive = () => isProcessAlive(record.supervisorPid, record.supervisorStartTime);
-    const serviceAlive = () =>
-      record.servicePid !== undefined && isGroupAlive(record.servicePid, record.serviceStartTime);
-    const signalService = (name: NodeJS.Signals) => {
-      if (record.servicePid !== undefined) signalGroup(record.servicePid, record.serviceStartTime, name);
+  /**
+   * Stops the supervisor and the service's group (bounded): the supervisor stops the group and records
+   * why; without one, the group is stopped from here.
+   */
+  async function stopProcesses(processes: InstanceProcesses, signal: AbortSignal | undefined): Promise<void> {
+    const { deploymentId, supervisor, service } = processes;
+    const supervisorAlive = () =>
+      supervisor !== undefined && isProcessAlive(supervisor.pid, supervisor.startTime);
+    const serviceAlive = () => service !== undefined && isGroupAlive(service.pid, service.startTime);
+    const signalSupervisor = (name: NodeJS.Signals) => {
+      if (supervisor) signalProcess(supervisor.pid, supervisor.startTime, name);
     };
-    // The supervisor stops the whole tree and records why; without it, the group is stopped from here.
-    if (supervisorAlive()) signalProcess(record.supervisorPid, record.supervisorStartTime, 'SIGTERM');
+    const signalService = (name: NodeJS.Signals) => {
+      if (service) signalGroup(service.pid, service.startTime, name);
+    };
+    if (supervisorAlive()) signalSupervisor('SIGTERM');
     else signalService('SIGTERM');
     const killAt = Date.now() + stopGraceMs + 1000;
     while (supervisorAlive() || serviceAlive()) {
@@ -364,12 +354,12 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
         throw new ProviderCallError({
           provider: PROVIDER,
           operation: 'terminate',
-          message: `processes of ${record.deploymentId} are still alive after SIGKILL`,
+          message: `processes of ${deploymentId} are still alive after SIGKILL`,
           isRetryable: true,
         });
       }
       if (Date.now() >= killAt) {
-        signalProcess(record.supervisorPid, record.supervisorStartTime, 'SIGKILL');
+        signalSupervisor('SIGKILL');
         signalService('SIGKILL');
       }
       await pause(POLL_MS, signal);
@@ -514,6 +504,24 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
   };
 }
 
+/** An instance's processes: its supervisor, and the leader of its service's process group. */
+interface InstanceProcesses {
+  deploymentId: string;
+  supervisor?: { pid: number; startTime?: number };
+  service?: { pid: number; startTime?: number };
+}
+
+function processesOf(record: InstanceRecord): InstanceProcesses {
+  return {
+    deploymentId: record.deploymentId,
+    supervisor: { pid: record.supervisorPid, startTime: record.supervisorStartTime },
+    service:
+      record.servicePid === undefined
+        ? undefined
+        : { pid: record.servicePid, startTime: record.serviceStartTime },
+  };
+}
+
 /**
  * The process group of a service started without a state.json, from the pid its shell wrote: only
  * while that process is alive and its command line names that very file (so a reused pid is not
@@ -521,7 +529,7 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
  */
 function findOrphan(
   paths: ReturnType<typeof instancePaths>,
-): { leader: number; leaderStartTime?: number } | undefined {
+): { pid: number; startTime?: number } | undefined {
   let pid: number;
   try {
     pid = Number(readFileSync(paths.servicePid, 'utf8').trim());
@@ -531,7 +539,7 @@ function findOrphan(
     return undefined;
   }
   const leader = processGroupOf(pid);
-  return leader === undefined ? undefined : { leader, leaderStartTime: processStartTime(leader) };
+  return leader === undefined ? undefined : { pid: leader, startTime: processStartTime(leader) };
 }
 
 function describeStatus(record: InstanceRecord): InstanceStatusV1 {

@@ -187,8 +187,8 @@ export function parseBlueprint(text: string, file: string, dir: string): Bluepri
   return toBlueprint(validateDocument(document, absoluteFile, 'toml'), absoluteFile, resolve(dir));
 }
 
-/** smol-toml, loaded when a Blueprint.toml is first parsed (its single-file CommonJS build loads fastest). */
-function loadToml(): typeof SmolToml {
+/** smol-toml, loaded on first use (its single-file CommonJS build loads fastest); cloud.toml uses it too. */
+export function loadToml(): typeof SmolToml {
   toml ??= createRequire(import.meta.url)('smol-toml') as typeof SmolToml;
   return toml;
 }

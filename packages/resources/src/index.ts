@@ -2,6 +2,7 @@ export {
   type Blueprint,
   blueprintDocumentSchema,
   loadBlueprint,
+  loadToml,
   parseBlueprint,
   type SecretRef,
   toWorkload,
