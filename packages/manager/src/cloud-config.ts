@@ -1,6 +1,7 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ValidationError } from '@bp/provider';
+import type { ValidatedDocuments } from '@bp/resources';
 
 /** Provider types bp knows; each is backed by a `@bp/provider-<type>` package (local is built in). */
 export const PROVIDER_TYPES = ['local', 'docker', 'ssh', 'kubernetes', 'aws', 'gcp', 'azure'] as const;
@@ -75,8 +76,14 @@ async function cloudConfigSchema() {
   });
 }
 
-/** Reads cloud.toml; a missing file is an empty configuration. Refusals name the file, key path and reason. */
-export async function loadCloudConfig(file: string): Promise<CloudConfig> {
+/**
+ * Reads cloud.toml; a missing file is an empty configuration. Refusals name the file, key path and reason.
+ * With `documents`, a text validated before is not parsed again.
+ */
+export async function loadCloudConfig(
+  file: string,
+  options: { documents?: () => Promise<ValidatedDocuments> } = {},
+): Promise<CloudConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -84,7 +91,12 @@ export async function loadCloudConfig(file: string): Promise<CloudConfig> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new ValidationError({ file, reason: `cannot read: ${(error as Error).message}` });
   }
-  return parseCloudConfig(text, file);
+  const documents = await options.documents?.();
+  const known = documents?.get(file, text) as CloudConfig | undefined;
+  if (known) return known;
+  const config = await parseCloudConfig(text, file);
+  documents?.set(file, text, config);
+  return config;
 }
 
 /** Parses cloud.toml text. */

@@ -19,6 +19,7 @@ import {
   ValidationError,
   type WorkloadV1,
 } from '@bp/provider';
+import type { ValidatedDocuments } from '@bp/resources';
 import type { AttemptRecord, DeploymentRecord, DeploymentStatus, DeploymentStore } from '@bp/tracker';
 import {
   accruedBetween,
@@ -297,8 +298,21 @@ export function createManager(settings: ManagerSettings = {}): Manager {
   let configPromise: Promise<CloudConfig> | undefined;
   let storePromise: Promise<DeploymentStore> | undefined;
 
+  let documentsPromise: Promise<ValidatedDocuments> | undefined;
+  /** Documents (blueprints, cloud.toml) validated before, by their exact text: see openValidatedDocuments. */
+  const documents = () => {
+    documentsPromise ??= import('@bp/resources').then((resources) =>
+      resources.openValidatedDocuments(
+        join(paths.stateDir, 'cache', 'validated-documents.json'),
+        resources.moduleIdentity(import.meta.url),
+      ),
+    );
+    return documentsPromise;
+  };
   const config = () => {
-    configPromise ??= settings.config ? Promise.resolve(settings.config) : loadCloudConfig(paths.cloudConfig);
+    configPromise ??= settings.config
+      ? Promise.resolve(settings.config)
+      : loadCloudConfig(paths.cloudConfig, { documents });
     return configPromise;
   };
   const store = () => {
@@ -540,7 +554,7 @@ export function createManager(settings: ManagerSettings = {}): Manager {
     const resources = await import('@bp/resources');
     const blueprintDir = resolve(request.blueprintDir);
     emit({ step: 'resolve', message: `reading blueprint in ${blueprintDir}` });
-    const blueprint = await resources.loadBlueprint(blueprintDir);
+    const blueprint = await resources.loadBlueprint(blueprintDir, { documents: await documents() });
     const cloud = await config();
     const name = request.name ?? blueprint.name;
     if (!NAME_PATTERN.test(name)) {
@@ -1009,7 +1023,8 @@ export function createManager(settings: ManagerSettings = {}): Manager {
           reason: `${record.id} has secrets but no blueprint to read them from`,
         });
       const resources = await import('@bp/resources');
-      secrets = await resources.resolveSecrets(await resources.loadBlueprint(record.blueprintDir));
+      const blueprint = await resources.loadBlueprint(record.blueprintDir, { documents: await documents() });
+      secrets = await resources.resolveSecrets(blueprint);
     }
     emit({
       deploymentId: record.id,

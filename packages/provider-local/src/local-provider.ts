@@ -173,7 +173,7 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
     const { deploymentId, workload } = options;
     const command = workload.command!;
     const paths = instancePaths(stateDir, deploymentId);
-    const timeoutBinary = findGnuTimeout(process.env.PATH);
+    const timeoutBinary = findGnuTimeout(process.env.PATH ?? '', join(stateDir, '.timeout-binaries.json'));
     await mkdir(paths.dir, { recursive: true, mode: 0o700 });
     try {
       const port = await reservePort(deploymentId);
@@ -231,54 +231,58 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
     const { paths, timeoutBinary, record } = start;
     // The supervisor appends to logs.jsonl once it runs; it exists from the start for readers.
     closeSync(openSync(paths.logs, 'a', 0o600));
-    const stderr = openSync(paths.supervisorLog, 'a', 0o600);
-    let supervisor: ReturnType<typeof spawn>;
+    const remainingSeconds = Math.max(0.001, (record.deadline - Date.now()) / 1000);
+    // timeout, when there, leads: a session leader's setpgid(0, 0) fails, so its kill(0) at the deadline
+    // reaches the whole session's group (see supervisor.ts); the shell inside survives the SIGTERM to report.
+    const wrapped = ['/bin/sh', '-c', SERVICE_WRAPPER, paths.servicePid, ...start.command];
+    const argv = timeoutBinary
+      ? [
+          timeoutBinary,
+          `--kill-after=${Math.max(0.1, stopGraceMs / 1000)}s`,
+          `${remainingSeconds.toFixed(3)}s`,
+          ...wrapped,
+        ]
+      : wrapped;
+    // The service first, as it is what the deploy waits for; the supervisor gets the other ends of its
+    // output and status pipes. Both start in this same synchronous turn, so bp itself never reads from them.
+    const service = spawn(argv[0]!, argv.slice(1), {
+      cwd: start.workingDirectory,
+      env: { ...process.env, ...start.env },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    });
+    service.on('error', () => {});
+    service.unref();
+    const ends = service.stdio.slice(1) as Socket[];
+    let supervisor: ReturnType<typeof spawn> | undefined;
     try {
-      supervisor = spawn(process.execPath, [SUPERVISOR_PATH, paths.dir], {
-        cwd: paths.dir,
-        detached: true,
-        stdio: ['pipe', 'ignore', stderr, 'pipe', 'pipe', 'pipe'],
-        // The supervisor starts once per deploy: Node's compile cache saves it a few ms each time.
-        env: { ...process.env, NODE_COMPILE_CACHE: join(stateDir, '.compile-cache') },
-      });
-    } finally {
-      closeSync(stderr);
-    }
-    const ends = supervisor.stdio.slice(3) as Socket[];
-    try {
-      if (supervisor.pid === undefined) {
-        throw new ProviderCallError({
-          provider: PROVIDER,
-          operation: 'start supervisor',
-          message: `the supervisor of ${record.deploymentId} did not start`,
-        });
-      }
-      const remainingSeconds = Math.max(0.001, (record.deadline - Date.now()) / 1000);
-      // timeout, when there, leads: a session leader's setpgid(0, 0) fails, so its kill(0) at the deadline
-      // reaches the whole session's group (see supervisor.ts); the shell inside survives the SIGTERM to report.
-      const wrapped = ['/bin/sh', '-c', SERVICE_WRAPPER, paths.servicePid, ...start.command];
-      const argv = timeoutBinary
-        ? [
-            timeoutBinary,
-            `--kill-after=${Math.max(0.1, stopGraceMs / 1000)}s`,
-            `${remainingSeconds.toFixed(3)}s`,
-            ...wrapped,
-          ]
-        : wrapped;
-      const service = spawn(argv[0]!, argv.slice(1), {
-        cwd: start.workingDirectory,
-        env: { ...process.env, ...start.env },
-        detached: true,
-        stdio: ['ignore', ends[0]!, ends[1]!, ends[2]!],
-      });
-      service.on('error', () => {});
-      service.unref();
       if (service.pid === undefined) {
-        supervisor.kill('SIGKILL');
         throw new ProviderCallError({
           provider: PROVIDER,
           operation: 'start',
           message: `could not start ${start.command[0]} for ${record.deploymentId}`,
+        });
+      }
+      const stderr = openSync(paths.supervisorLog, 'a', 0o600);
+      try {
+        supervisor = spawn(process.execPath, [SUPERVISOR_PATH, paths.dir], {
+          cwd: paths.dir,
+          detached: true,
+          stdio: ['pipe', 'ignore', stderr, ends[0]!, ends[1]!, ends[2]!],
+          // The supervisor starts once per deploy: Node's compile cache saves it a few ms each time.
+          env: { ...process.env, NODE_COMPILE_CACHE: join(stateDir, '.compile-cache') },
+        });
+      } finally {
+        closeSync(stderr);
+      }
+      supervisor.on('error', () => {});
+      if (supervisor.pid === undefined) {
+        // Its group: the shell and whatever it started in this same turn.
+        signalGroup(service.pid, undefined, 'SIGKILL');
+        throw new ProviderCallError({
+          provider: PROVIDER,
+          operation: 'start supervisor',
+          message: `the supervisor of ${record.deploymentId} did not start`,
         });
       }
       const full: InstanceRecord = {
@@ -306,7 +310,7 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
       // Only the supervisor and the service keep these: the supervisor sees the end of the output
       // when the service's processes are gone.
       for (const end of ends) end.destroy();
-      supervisor.unref();
+      supervisor?.unref();
     }
   }
 
@@ -680,20 +684,45 @@ function findFreePort(host: string): Promise<number> {
 
 const gnuTimeouts = new Map<string, Promise<string | undefined>>();
 
-/** GNU timeout (or Homebrew's gtimeout) on `pathVariable`, by absolute path so the service's PATH cannot change it. */
-function findGnuTimeout(pathVariable = ''): Promise<string | undefined> {
+/**
+ * GNU timeout (or Homebrew's gtimeout) on `pathVariable`, by absolute path so the service's PATH cannot
+ * change it. Asking a binary whether it is GNU's costs a process start, so the answer is remembered in
+ * `cacheFile` with the binary's identity (device, inode, size, modification time): a changed binary is asked again.
+ */
+function findGnuTimeout(pathVariable: string, cacheFile: string): Promise<string | undefined> {
   let found = gnuTimeouts.get(pathVariable);
   if (!found) {
     found = (async () => {
+      let known: Record<string, string> = {};
+      try {
+        known = JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, string>;
+      } catch {
+        // None yet, or unreadable: ask.
+      }
       for (const name of ['timeout', 'gtimeout']) {
         const path = findExecutable(name, pathVariable, '/');
         if (!path) continue;
+        const info = statSync(path, { throwIfNoEntry: false });
+        const identity = info && `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`;
+        if (identity && known[path] !== undefined) {
+          if (known[path] === `gnu ${identity}`) return path;
+          if (known[path] === `other ${identity}`) continue;
+        }
         const version = await new Promise<string>((resolveVersion) => {
           execFile(path, ['--version'], { timeout: 2000 }, (_error, stdout) =>
             resolveVersion(String(stdout)),
           );
         });
-        if (version.includes('GNU coreutils')) return path;
+        const isGnu = version.includes('GNU coreutils');
+        if (identity) {
+          known[path] = `${isGnu ? 'gnu' : 'other'} ${identity}`;
+          try {
+            writeJsonAtomic(cacheFile, known);
+          } catch {
+            // Not remembered: the next deploy asks again.
+          }
+        }
+        if (isGnu) return path;
       }
       return undefined;
     })();

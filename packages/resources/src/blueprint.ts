@@ -6,6 +6,7 @@ import type * as SmolToml from 'smol-toml';
 import type { z } from 'zod';
 import { type ManifestSyntax, manifestError, manifestErrorMap } from './manifest-errors.js';
 import { loadZod, type ResourceSpec, resourceSpecSchema } from './resource-spec.js';
+import type { ValidatedDocuments } from './validated-documents.js';
 
 /** Where a secret's value comes from: an environment variable or a file (`~` is the home directory). Never the value. */
 export type SecretRef = { env: string } | { file: string };
@@ -248,9 +249,14 @@ function parsePackageJson(text: string, file: string, dir: string): Blueprint | 
  * Loads the blueprint in `dir`: `dir/Blueprint.toml`, or when that file does not
  * exist, the `"blueprint"` field of `dir/package.json` (see the package README).
  * Throws a ValidationError naming the directory when it or a manifest is missing,
- * and the file, key path and reason when the manifest is invalid.
+ * and the file, key path and reason when the manifest is invalid. With `documents`, a manifest whose
+ * text was validated before is not parsed again.
  */
-export async function loadBlueprint(dir: string): Promise<Blueprint> {
+export async function loadBlueprint(
+  dir: string,
+  options: { documents?: ValidatedDocuments } = {},
+): Promise<Blueprint> {
+  const { documents } = options;
   const absoluteDir = resolve(dir);
   const info = await stat(absoluteDir).catch((error: unknown) => {
     if (isMissing(error)) throw new ValidationError({ file: absoluteDir, reason: 'directory not found' });
@@ -260,14 +266,27 @@ export async function loadBlueprint(dir: string): Promise<Blueprint> {
 
   const tomlFile = join(absoluteDir, 'Blueprint.toml');
   const toml = await readOptional(tomlFile);
-  if (toml !== undefined) return parseBlueprint(toml, tomlFile, absoluteDir);
+  if (toml !== undefined) {
+    const known = documents?.get(tomlFile, toml) as Blueprint | undefined;
+    if (known) return known;
+    const blueprint = parseBlueprint(toml, tomlFile, absoluteDir);
+    documents?.set(tomlFile, toml, blueprint);
+    return blueprint;
+  }
 
   const packageFile = join(absoluteDir, 'package.json');
   const packageJson = await readOptional(packageFile);
-  const blueprint =
-    packageJson === undefined ? undefined : parsePackageJson(packageJson, packageFile, absoluteDir);
-  if (blueprint) return blueprint;
-  throw new ValidationError({
+  if (packageJson === undefined) throw noManifest(absoluteDir);
+  const known = documents?.get(packageFile, packageJson) as Blueprint | undefined;
+  if (known) return known;
+  const blueprint = parsePackageJson(packageJson, packageFile, absoluteDir);
+  if (!blueprint) throw noManifest(absoluteDir);
+  documents?.set(packageFile, packageJson, blueprint);
+  return blueprint;
+}
+
+function noManifest(absoluteDir: string): ValidationError {
+  return new ValidationError({
     file: absoluteDir,
     reason: 'no Blueprint.toml, and no "blueprint" field in package.json',
   });

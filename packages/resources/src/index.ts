@@ -26,3 +26,4 @@ export {
   type ZodRuntime,
 } from './resource-spec.js';
 export { type ReadSecretFile, resolveSecrets } from './secrets.js';
+export { moduleIdentity, openValidatedDocuments, type ValidatedDocuments } from './validated-documents.js';
