@@ -6,7 +6,7 @@ import { HELLO, httpGet, runBp, tempHome } from './helpers.js';
 
 const home = tempHome();
 const { socketPath, busybox, tlsHost, tls } = inject('docker');
-// The keeper that stops a container at its expiry must come from the engine, not the internet.
+// The busybox of the deadline script must come from the engine, not the internet.
 writeFileSync(
   join(home, 'cloud.toml'),
   `[targets.docker]\ntype = "docker"\nsocket = "${socketPath}"\nttl_image = "${busybox}"\n`,
@@ -35,13 +35,13 @@ describe('bp on the Docker engine', () => {
     expect(record).toMatchObject({ target: 'docker', provider: 'docker', status: 'running' });
     expect(await httpGet(`${record.endpoint}/health`)).toBe(200);
     expect(containersOf(record.id, false).length).toBeGreaterThan(0);
-    // Named after the deployment (bp's ids already start with bp-), its deadline keeper beside it.
+    // One container, named after the deployment (bp's ids already start with bp-).
     const names = execFileSync(
       '/usr/bin/docker',
       ['ps', '--format', '{{.Names}}', '--filter', `label=bp-deployment=${record.id}`],
       { env: { ...process.env, DOCKER_HOST: `unix://${socketPath}` }, encoding: 'utf8' },
     );
-    expect(names.split('\n').filter(Boolean).sort()).toEqual([record.id, `${record.id}.ttl`]);
+    expect(names.split('\n').filter(Boolean).sort()).toEqual([record.id]);
     const logs = await runBp(['logs', record.id], home);
     expect(logs.stdout + logs.stderr).toContain('hello listening');
     const terminated = await runBp(['terminate', record.id], home);

@@ -21,7 +21,7 @@ import {
   type WarningV1,
 } from '@bp/provider';
 import type Dockerode from 'dockerode';
-import { keeperCreateOptions, keeperName } from './deadline-keeper.js';
+import { imageCommand, TOOLS_MOUNT } from './deadline-wrapper.js';
 import { checkDeployOptions, isDeploymentId } from './deploy-options.js';
 import { type DockerTarget, type DockerTlsSettings, resolveDockerTarget } from './docker-connection.js';
 import { readDockerLogs } from './docker-logs.js';
@@ -34,7 +34,6 @@ import {
   endpointOf,
   labelsFor,
   listedState,
-  ROLE_LABEL,
   toInstanceStats,
   workloadCreateOptions,
   workloadName,
@@ -51,7 +50,7 @@ export interface DockerProviderSettings {
   publishHost?: string;
   /** Registry credentials by registry host (`127.0.0.1:5000`, `docker.io`). Default: the `auths` of ~/.docker/config.json. */
   registryAuth?: Record<string, RegistryCredentials>;
-  /** Image of the deadline keeper that enforces the expiry on the engine (needs sh, sleep, kill). Default `busybox:1.36`; `false` turns it off (`capabilities.ttlOnTarget` is then false). */
+  /** Image whose static `/bin/busybox` runs the deadline script that enforces the expiry on the engine (see deadline-wrapper.ts). Default `busybox:1.36`; `false` turns it off (`capabilities.ttlOnTarget` is then false). */
   ttlSidecarImage?: string | false;
   /** When images are pulled: `missing` (default, like `docker run`) or `always`. */
   pull?: 'missing' | 'always';
@@ -71,18 +70,16 @@ export interface DockerProvider extends RemoteProviderV1 {
 
 const PROVIDER = 'docker';
 const GIB = 2 ** 30;
-const DEFAULT_KEEPER_IMAGE = 'busybox:1.36';
+const DEFAULT_TOOLS_IMAGE = 'busybox:1.36';
 const RESTART_POLICIES = ['no', 'on-failure', 'always', 'unless-stopped'];
 /** Bound on the wait from terminate to nothing left, beyond the stop grace. */
 const GONE_TIMEOUT_MS = 30_000;
 const POLL_MS = 200;
-/** How long after the keeper's creation a missing workload is taken for one still being created. */
-const DEPLOY_WINDOW_MS = 60_000;
 
 /** bp's provider for a Docker engine: the local socket, or a remote engine over verified TLS. */
 export function createDockerProvider(settings: DockerProviderSettings = {}): DockerProvider {
   const target = settings.docker ? describeInjected(settings.docker) : resolveDockerTarget(settings);
-  const keeperImage = settings.ttlSidecarImage ?? DEFAULT_KEEPER_IMAGE;
+  const toolsImage = settings.ttlSidecarImage ?? DEFAULT_TOOLS_IMAGE;
   const stopGraceSeconds = settings.stopGraceSeconds ?? 10;
   const restartPolicy = settings.restartPolicy ?? { name: 'on-failure', maximumRetryCount: 3 };
   const publishHost = settings.publishHost ?? (target.isLocal ? '127.0.0.1' : '0.0.0.0');
@@ -96,7 +93,7 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
       reason: `must be one of ${RESTART_POLICIES.join(', ')}`,
     });
   }
-  if (keeperImage !== false && (typeof keeperImage !== 'string' || !keeperImage.trim())) {
+  if (toolsImage !== false && (typeof toolsImage !== 'string' || !toolsImage.trim())) {
     throw new ValidationError({ path: 'ttlSidecarImage', reason: 'must be an image reference, or false' });
   }
   if (pull !== 'missing' && pull !== 'always') {
@@ -140,11 +137,11 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
         message: `asks for ${resources.memoryGb} GiB of memory; the engine at ${target.description} has ${toGib(info.MemTotal)}`,
       });
     }
-    if (keeperImage !== false && info.OSType !== 'linux') {
+    if (toolsImage !== false && info.OSType !== 'linux') {
       throw new UnsupportedCapabilityError({
         provider: PROVIDER,
         capability: 'ttlOnTarget',
-        message: `the ${info.OSType} engine at ${target.description} cannot share a PID namespace with the deadline keeper; set ttlSidecarImage: false`,
+        message: `the ${info.OSType} engine at ${target.description} cannot run the deadline script (busybox); set ttlSidecarImage: false`,
       });
     }
     // overlay2 limits a container's disk only on xfs with project quotas: skip a create that would be refused.
@@ -152,36 +149,39 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
     const pulling = { pull, registryAuth: settings.registryAuth, redact, signal, onProgress };
     const created: string[] = [];
     try {
-      await engine.ensureImage(workload.image!, pulling);
-      let keeperId: string | undefined;
-      let keeperStarted: Promise<unknown> = Promise.resolve();
-      if (keeperImage !== false) {
-        await engine.ensureImage(keeperImage, { ...pulling, setting: 'ttlSidecarImage' });
-        throwIfAborted(signal);
-        const keeper = await engine.createOnce(
-          deploymentId,
-          keeperCreateOptions({
-            deploymentId,
-            image: keeperImage,
-            seconds: (options.expiresAt.getTime() - Date.now()) / 1000,
-            graceSeconds: stopGraceSeconds,
-            labels: labelsFor(options, 'ttl'),
-          }),
-          redact,
-        );
-        keeperId = keeper.container.id;
-        if (keeper.created) created.push(keeperId);
-        // The workload joins its PID namespace, so the keeper must run before the workload starts;
-        // creating the workload meanwhile saves a round trip.
-        const starting = engine.start(keeper.container, redact);
-        starting.catch(() => {});
-        keeperStarted = starting;
-      }
+      // The workload's image and the deadline tools at once: both are usually one quick look each.
+      const [image, tools] = await Promise.all([
+        engine.ensureImage(workload.image!, pulling),
+        toolsImage === false
+          ? undefined
+          : engine
+              .ensureImage(toolsImage, { ...pulling, setting: 'ttlSidecarImage' })
+              .then(async (inspected) => ({
+                image: inspected,
+                volume: await engine.ensureDeadlineTools(inspected, { redact }),
+              })),
+      ]);
       throwIfAborted(signal);
       onProgress?.({
         step: 'create',
         message: `creating ${workloadName(deploymentId)} from ${workload.image}`,
       });
+      let deadline: { volume: string; deadlineSeconds: number; command: string[] } | undefined;
+      if (tools) {
+        const command = imageCommand(image, workload.command);
+        if (command.length === 0) {
+          throw new ValidationError({
+            path: 'workload.image',
+            reason: `${workload.image} has no ENTRYPOINT or CMD, and no command was given`,
+          });
+        }
+        const { clockOffsetMs } = await engine.connect();
+        deadline = {
+          volume: tools.volume,
+          deadlineSeconds: (options.expiresAt.getTime() + clockOffsetMs) / 1000,
+          command,
+        };
+      }
       const { toDockerHostConfig } = await import('@bp/resources');
       const createWorkload = (limitStorage: boolean) =>
         engine.createOnce(
@@ -191,7 +191,7 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
             publishHost,
             stopGraceSeconds,
             restartPolicy,
-            withKeeper: keeperImage !== false,
+            deadline,
           }),
           redact,
         );
@@ -217,8 +217,12 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
           ? `starting ${workloadName(deploymentId)}`
           : `instance ${deploymentId} already exists`,
       });
-      await keeperStarted;
-      await engine.start(container.container, redact);
+      await engine.start(container.container, redact).catch(async (error: unknown) => {
+        // A tools volume left empty (its filling interrupted): fill it again, then start once more.
+        if (!tools || !String((error as Error).message).includes(TOOLS_MOUNT)) throw error;
+        await engine.ensureDeadlineTools(tools.image, { redact, refill: true });
+        await engine.start(container.container, redact);
+      });
       const inspected = await engine.inspect(container.container.id);
       if (!inspected) {
         throw new ProviderCallError({
@@ -230,7 +234,7 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
       }
       return {
         deploymentId,
-        resourceIds: keeperId ? [inspected.Id, keeperId] : [inspected.Id],
+        resourceIds: [inspected.Id],
         endpoint: endpointOf(inspected, endpointHost),
         hourlyUsd: 0,
         reused: !container.created,
@@ -263,7 +267,7 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
       gpu: false,
       spot: false,
       logsFollow: true,
-      ttlOnTarget: keeperImage !== false,
+      ttlOnTarget: toolsImage !== false,
       tunnel: false,
       regions: false,
     },
@@ -277,24 +281,14 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
       throwIfAborted(signal);
       if (!isDeploymentId(deploymentId)) return { state: 'gone' };
       const workload = await engine.inspect(workloadName(deploymentId), signal);
-      if (workload) return describeWorkload(workload, endpointHost);
-      const keeper = await engine.inspect(keeperName(deploymentId), signal);
-      if (!keeper) return { state: 'gone' };
-      // A deploy creates the keeper a moment before the workload.
-      if (Date.now() - Date.parse(keeper.Created) < DEPLOY_WINDOW_MS) return { state: 'starting' };
-      return { state: 'exited', message: 'the workload container is gone; its deadline keeper remains' };
+      return workload ? describeWorkload(workload, endpointHost) : { state: 'gone' };
     },
 
     async terminateInstance({ deploymentId, signal }) {
       throwIfAborted(signal);
       if (!isDeploymentId(deploymentId)) return;
       const found = await engine.list([`${TAG_LABELS.deployment}=${deploymentId}`]);
-      // The workload first, gracefully: removing the keeper first would SIGKILL it with the PID namespace.
-      const isKeeper = (container: Dockerode.ContainerInfo) => container.Labels[ROLE_LABEL] === 'ttl';
-      await Promise.all(
-        found.filter((c) => !isKeeper(c)).map((c) => engine.remove(c.Id, { stopGraceSeconds })),
-      );
-      await Promise.all(found.filter(isKeeper).map((c) => engine.remove(c.Id, {})));
+      await Promise.all(found.map((c) => engine.remove(c.Id, { stopGraceSeconds })));
       // Confirm before forget: an AutoRemove or a removal in progress may take a moment.
       const giveUpAt = Date.now() + stopGraceSeconds * 1000 + GONE_TIMEOUT_MS;
       while ((await engine.list([`${TAG_LABELS.deployment}=${deploymentId}`])).length) {

@@ -8,6 +8,7 @@ import {
   ValidationError,
 } from '@bp/provider';
 import type Dockerode from 'dockerode';
+import { toolsFillOptions, toolsVolumeName } from './deadline-wrapper.js';
 import { type DockerTarget, dockerOptionsFor } from './docker-connection.js';
 import {
   type DockerErrorContext,
@@ -17,6 +18,7 @@ import {
   mapDockerError,
 } from './map-docker-error.js';
 import { type RegistryCredentials, registryAuthFor } from './registry-auth.js';
+import { ROLE_LABEL } from './workload-container.js';
 
 /** What the provider needs to know of the engine, read once. */
 export interface EngineInfo {
@@ -25,6 +27,8 @@ export interface EngineInfo {
   OSType: string;
   Driver: string;
   DockerRootDir: string;
+  /** The engine's clock when asked (RFC 3339). */
+  SystemTime?: string;
 }
 
 /** A concurrent create holds the name a moment before its container can be inspected. */
@@ -35,7 +39,7 @@ const CREATE_ATTEMPTS = 100;
  * imported on the first call, so importing the package stays cheap; a failed connection is retried next time.
  */
 export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
-  let connecting: Promise<{ docker: Dockerode; info: EngineInfo }> | undefined;
+  let connecting: Promise<{ docker: Dockerode; info: EngineInfo; clockOffsetMs: number }> | undefined;
 
   async function call<T>(
     operation: string,
@@ -58,8 +62,13 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
         // docker-modem also reads DOCKER_HOST/DOCKER_CERT_PATH itself, and may throw on their files.
         docker = await call('connect', async () => new Docker(options));
       }
+      const asked = Date.now();
       const info = (await call('info', () => docker.info())) as EngineInfo;
-      return { docker, info };
+      const answered = Date.now();
+      // The engine's clock minus ours, from the midpoint of the call; 0 when the engine does not say.
+      const engineTime = Date.parse(info.SystemTime ?? '');
+      const clockOffsetMs = Number.isFinite(engineTime) ? engineTime - (asked + answered) / 2 : 0;
+      return { docker, info, clockOffsetMs };
     })();
     const attempt = connecting;
     attempt.catch(() => {
@@ -97,7 +106,7 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
       return call('list containers', () => docker.listContainers({ all: true, filters: { label: labels } }));
     },
 
-    /** Pulls the image unless the policy is `missing` and the engine has it; credentials per registry. */
+    /** Pulls the image unless the policy is `missing` and the engine has it; credentials per registry. Returns its inspect. */
     async ensureImage(
       image: string,
       options: {
@@ -109,20 +118,14 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
         signal?: AbortSignal;
         onProgress?: DeployOptionsV1['onProgress'];
       },
-    ): Promise<void> {
+    ): Promise<Dockerode.ImageInspectInfo> {
       const { docker } = await connect();
       const context = { image, imageSetting: options.setting, redact: options.redact };
+      const inspectImage = () =>
+        call('inspect image', () => docker.getImage(image).inspect().catch(tolerating(isMissing)), context);
       if (options.pull === 'missing') {
-        const present = await call(
-          'inspect image',
-          () =>
-            docker
-              .getImage(image)
-              .inspect()
-              .then(() => true, tolerating(isMissing)),
-          context,
-        );
-        if (present) return;
+        const present = await inspectImage();
+        if (present) return present;
       }
       throwIfAborted(options.signal);
       options.onProgress?.({ step: 'pull', message: `pulling ${image}` });
@@ -138,6 +141,65 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
         },
         context,
       );
+      const pulled = await inspectImage();
+      if (!pulled) {
+        throw new ProviderCallError({
+          provider: 'docker',
+          operation: 'pull',
+          message: `${image} is not on ${target.description} after its pull`,
+          isRetryable: true,
+        });
+      }
+      return pulled;
+    },
+
+    /**
+     * The volume holding the deadline tools (see deadline-wrapper.ts) copied from `image`, filled on
+     * the first use on this engine. `refill` copies again into an existing volume (one left unfilled).
+     */
+    async ensureDeadlineTools(
+      image: Dockerode.ImageInspectInfo,
+      options: { redact: string[]; refill?: boolean },
+    ): Promise<string> {
+      const { docker } = await connect();
+      const volume = toolsVolumeName(image.Id);
+      const context = {
+        image: image.RepoTags?.[0] ?? image.Id,
+        imageSetting: 'ttlSidecarImage',
+        redact: options.redact,
+      };
+      if (!options.refill) {
+        const present = await call(
+          'inspect volume',
+          () =>
+            docker
+              .getVolume(volume)
+              .inspect()
+              .then(() => true, tolerating(isMissing)),
+          context,
+        );
+        if (present) return volume;
+      }
+      const labels = { [TAG_LABELS.managedBy]: 'bp', [ROLE_LABEL]: 'deadline-tools' };
+      await call('create volume', () => docker.createVolume({ Name: volume, Labels: labels }), context);
+      const filler = await call(
+        'create container',
+        () => docker.createContainer(toolsFillOptions(image.Id, volume, labels)),
+        context,
+      );
+      try {
+        await call('start container', () => filler.start(), context);
+        const { StatusCode } = (await call('wait', () => filler.wait(), context)) as { StatusCode: number };
+        if (StatusCode !== 0) {
+          throw new ValidationError({
+            path: 'ttlSidecarImage',
+            reason: `${context.image} must provide a static /bin/busybox for the deadline script (copying it exited ${StatusCode})`,
+          });
+        }
+      } finally {
+        await filler.remove({ force: true }).catch(() => {});
+      }
+      return volume;
     },
 
     /** Creates the container unless one of this deployment holds its name; `created` says which. */

@@ -1,9 +1,9 @@
 import { type DeployOptionsV1, type InstanceStatusV1, TAG_LABELS, TAGS } from '@bp/provider';
 import type { toDockerHostConfig } from '@bp/resources';
 import type Dockerode from 'dockerode';
-import { keeperName } from './deadline-keeper.js';
+import { deadlineEntrypoint, toolsMount } from './deadline-wrapper.js';
 
-/** Which of a deployment's containers this is: the service, or its deadline keeper. */
+/** What a container or volume of bp's is for: a deployment's workload, or the deadline tools. */
 export const ROLE_LABEL = 'bp-role';
 const NAME_LABEL = 'bp-name';
 
@@ -14,7 +14,7 @@ export function workloadName(deploymentId: string): string {
 }
 
 /** bp's tags as labels (`:` spelled `-`), the deployment's name and the container's role. Never env or secrets. */
-export function labelsFor(options: DeployOptionsV1, role: 'workload' | 'ttl'): Record<string, string> {
+export function labelsFor(options: DeployOptionsV1, role: 'workload'): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const [key, value] of Object.entries(options.tags)) labels[key.replaceAll(':', '-')] = value;
   const owner = options.tags[TAGS.owner];
@@ -29,7 +29,7 @@ export function labelsFor(options: DeployOptionsV1, role: 'workload' | 'ttl'): R
   };
 }
 
-/** The workload's create options: limits, labels, env and secrets, published port, restart policy, PID namespace. */
+/** The workload's create options: limits, labels, env and secrets, published port, restart policy, deadline. */
 export function workloadCreateOptions(
   options: DeployOptionsV1,
   settings: {
@@ -38,7 +38,8 @@ export function workloadCreateOptions(
     publishHost: string;
     stopGraceSeconds: number;
     restartPolicy: { name: string; maximumRetryCount?: number };
-    withKeeper: boolean;
+    /** The deadline script's tools volume, the deadline on the engine's clock and what the image runs; none without. */
+    deadline?: { volume: string; deadlineSeconds: number; command: string[] };
   },
 ): Dockerode.ContainerCreateOptions {
   const { deploymentId, workload } = options;
@@ -51,10 +52,20 @@ export function workloadCreateOptions(
     BP_DEPLOYMENT_ID: deploymentId,
   };
   const { name, maximumRetryCount } = settings.restartPolicy;
+  const { deadline } = settings;
   return {
     name: workloadName(deploymentId),
     Image: workload.image,
-    Cmd: workload.command,
+    ...(deadline
+      ? {
+          Entrypoint: deadlineEntrypoint({
+            deadlineSeconds: deadline.deadlineSeconds,
+            graceSeconds: settings.stopGraceSeconds,
+            command: deadline.command,
+          }),
+          Cmd: [],
+        }
+      : { Cmd: workload.command }),
     Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
     Labels: labelsFor(options, 'workload'),
     ExposedPorts: { [port]: {} },
@@ -65,7 +76,7 @@ export function workloadCreateOptions(
       MemorySwap: limits.Memory,
       PortBindings: { [port]: [{ HostIp: settings.publishHost, HostPort: '' }] },
       RestartPolicy: { Name: name, MaximumRetryCount: name === 'on-failure' ? (maximumRetryCount ?? 3) : 0 },
-      PidMode: settings.withKeeper ? `container:${keeperName(deploymentId)}` : undefined,
+      ...(deadline ? { Mounts: [toolsMount(deadline.volume)] } : {}),
     },
   };
 }
@@ -93,6 +104,15 @@ export function describeWorkload(
     case 'created':
       return { ...known, state: 'starting' };
     case 'restarting':
+      // After the expiry the deadline script runs nothing, however often the engine restarts it.
+      if (expiresAt !== undefined && Date.now() > expiresAt.getTime()) {
+        return {
+          ...known,
+          state: 'exited',
+          exitCode: state.ExitCode,
+          message: `stopped at its expiry ${expiresAt.toISOString()} (the engine's restart policy restarts it to run nothing)`,
+        };
+      }
       return {
         ...known,
         state: 'starting',

@@ -82,23 +82,16 @@ describe('provider-docker against the real engine', () => {
       expect(storageWarning?.message).toMatch(/not enforced/);
     }
 
-    const [keeper] = await containersOf(engine, options.deploymentId, 'ttl');
-    const keeperInfo = await engine.getContainer(keeper!.Id).inspect();
-    expect(instance.resourceIds).toEqual([workload.Id, keeperInfo.Id]);
-    expect(keeperInfo.Name).toBe(`/bp-${options.deploymentId}.ttl`);
-    // The workload lives in the keeper's PID namespace: the engine records the keeper's id.
-    expect(workload.HostConfig.PidMode).toBe(`container:${keeperInfo.Id}`);
-    expect(keeperInfo.Config.Labels).toMatchObject({
-      'bp-deployment': options.deploymentId,
-      'bp-role': 'ttl',
-    });
-    expect(keeperInfo.HostConfig).toMatchObject({
-      AutoRemove: true,
-      NetworkMode: 'none',
-      CapDrop: ['ALL'],
-      CapAdd: ['KILL'],
-    });
-    expect(keeperInfo.Config.Env ?? []).not.toContain(`API_TOKEN=${secret}`);
+    // The deadline: the image's command runs under the deadline script, from the read-only tools volume.
+    expect(instance.resourceIds).toEqual([workload.Id]);
+    expect(workload.HostConfig.PidMode ?? '').toBe('');
+    expect(workload.Config.Entrypoint?.[0]).toBe('/.bp-deadline/busybox');
+    expect(workload.Config.Entrypoint?.slice(-1)).toEqual(['/bin/hello']);
+    const toolsMount = workload.Mounts.find((mount) => mount.Destination === '/.bp-deadline');
+    expect(toolsMount).toMatchObject({ Type: 'volume', RW: false });
+    const tools = await engine.getVolume(toolsMount!.Name!).inspect();
+    expect(tools.Labels).toMatchObject({ 'bp-managed-by': 'bp', 'bp-role': 'deadline-tools' });
+    expect(JSON.stringify(workload.Config.Entrypoint)).not.toContain(secret);
 
     await waitHealthy(options.deploymentId);
     const stats = await provider.getInstanceStats({ deploymentId: options.deploymentId });
@@ -134,7 +127,8 @@ describe('provider-docker against the real engine', () => {
     const workloadInfo = await engine.getContainer(`bp-${options.deploymentId}`).inspect();
     expect(workloadInfo.Config.Labels['bp-name']).toBe(hostile.join(' '));
     expect(workloadInfo.Config.Env).toContain(`HOSTILE=${hostile.join('|')}`);
-    expect(workloadInfo.Config.Cmd).toEqual(workload.command);
+    // The command runs, argument by argument, after the deadline script (see deadline-wrapper.ts).
+    expect(workloadInfo.Config.Entrypoint?.slice(-workload.command!.length)).toEqual(workload.command);
     const output = (await collect(provider.logs({ deploymentId: options.deploymentId })))
       .map((entry) => entry.message)
       .join('\n');
@@ -258,7 +252,7 @@ describe('provider-docker against the real engine', () => {
       resourceIds: instance.resourceIds,
       endpoint: instance.endpoint,
     });
-    expect((await containersOf(engine, options.deploymentId)).length).toBe(2);
+    expect((await containersOf(engine, options.deploymentId)).length).toBe(1);
   });
 
   it('uses an injected dockerode client as is', async () => {
@@ -284,6 +278,6 @@ describe('provider-docker against the real engine', () => {
       what: 'healthy over the socket',
     });
     const mine = await local.listManagedResources({ owner: options.tags['bp:owner'] });
-    expect(mine.filter((resource) => resource.deploymentId === options.deploymentId).length).toBe(2);
+    expect(mine.filter((resource) => resource.deploymentId === options.deploymentId).length).toBe(1);
   });
 });

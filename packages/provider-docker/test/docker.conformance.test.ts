@@ -32,8 +32,8 @@ describeProviderConformance({
     exitsAtOnce: hello({ HELLO_EXIT_AT_ONCE: '1' }),
   },
   probes: {
-    // The service itself: the deadline keeper beside it is a sleeping timer, checked in docker-ttl.test.ts.
-    isRunning: async (id) => (await containersOf(engine, id, 'workload')).some(isLive),
-    countInstances: async (id) => (await containersOf(engine, id, 'workload')).length,
+    // Every container carrying the deployment's label: a deployment is one container.
+    isRunning: async (id) => (await containersOf(engine, id)).some(isLive),
+    countInstances: async (id) => (await containersOf(engine, id)).length,
   },
 });

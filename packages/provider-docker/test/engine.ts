@@ -5,11 +5,11 @@ export function engineClient(socketPath: string): Docker {
   return new Docker({ socketPath, host: undefined, port: undefined, protocol: undefined });
 }
 
-/** Containers of a deployment by its label; `role` narrows to the workload or the deadline keeper. */
+/** Containers of a deployment by its label; `role` narrows to one role (bp-role). */
 export async function containersOf(
   docker: Docker,
   deploymentId: string,
-  role?: 'workload' | 'ttl',
+  role?: 'workload',
 ): Promise<Docker.ContainerInfo[]> {
   const label = [`bp-deployment=${deploymentId}`, ...(role ? [`bp-role=${role}`] : [])];
   return docker.listContainers({ all: true, filters: { label } });

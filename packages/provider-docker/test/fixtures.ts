@@ -45,7 +45,7 @@ export function deployOptions(
   };
 }
 
-/** Nothing of the deployment is left on the engine: no workload, no deadline keeper. */
+/** Nothing of the deployment is left on the engine: no container carries its label. */
 export async function expectNothingLeft(deploymentId: string): Promise<void> {
   const left = await containersOf(engine, deploymentId);
   if (left.length) {
