@@ -33,7 +33,7 @@ export async function closeManagers(): Promise<void> {
 }
 
 export function createContext(options: GlobalOptions): CommandContext {
-  const progress = createProgress();
+  const progress = createProgress(process.stderr, { timings: options.debug });
   const controller = new AbortController();
   let interrupts = 0;
   process.on('SIGINT', () => {

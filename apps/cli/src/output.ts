@@ -1,6 +1,9 @@
 import { accruedUsd as accrued, type DeploymentRecord } from '@bp/manager';
 
-/** Progress on stderr: a spinner line on a TTY, plain lines otherwise. */
+/**
+ * Progress on stderr: a spinner line on a TTY, plain lines otherwise. With `timings` (`--debug`), plain
+ * lines that say when each step began, in ms since the process started.
+ */
 export interface Progress {
   step(message: string): void;
   done(message?: string): void;
@@ -9,12 +12,18 @@ export interface Progress {
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
-export function createProgress(stream: NodeJS.WriteStream = process.stderr): Progress {
-  if (!stream.isTTY || process.env.CI) {
+export function createProgress(
+  stream: NodeJS.WriteStream = process.stderr,
+  options: { timings?: boolean } = {},
+): Progress {
+  if (!stream.isTTY || process.env.CI || options.timings) {
+    const prefix = options.timings
+      ? () => `bp: [${performance.now().toFixed(0).padStart(5)} ms] `
+      : () => 'bp: ';
     return {
-      step: (message) => stream.write(`bp: ${message}\n`),
-      done: (message) => message && stream.write(`bp: ${message}\n`),
-      warn: (message) => stream.write(`bp: warning: ${message}\n`),
+      step: (message) => stream.write(`${prefix()}${message}\n`),
+      done: (message) => message && stream.write(`${prefix()}${message}\n`),
+      warn: (message) => stream.write(`${prefix()}warning: ${message}\n`),
     };
   }
   let current = '';

@@ -53,15 +53,27 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
     }
   }
 
+  let creating: Promise<Dockerode> | undefined;
+  /** The dockerode client, without asking the engine anything. */
+  function client(): Promise<Dockerode> {
+    creating ??= (async () => {
+      if (injected) return injected;
+      const options = await dockerOptionsFor(target);
+      const Docker = await loadDockerode();
+      // docker-modem also reads DOCKER_HOST/DOCKER_CERT_PATH itself, and may throw on their files.
+      return call('connect', async () => new Docker(options));
+    })();
+    const attempt = creating;
+    attempt.catch(() => {
+      if (creating === attempt) creating = undefined;
+    });
+    return attempt;
+  }
+
+  /** The client and the engine's info (read once; about 20 ms, so deploys ask it alongside other calls). */
   function connect() {
     connecting ??= (async () => {
-      let docker = injected;
-      if (!docker) {
-        const options = await dockerOptionsFor(target);
-        const Docker = await loadDockerode();
-        // docker-modem also reads DOCKER_HOST/DOCKER_CERT_PATH itself, and may throw on their files.
-        docker = await call('connect', async () => new Docker(options));
-      }
+      const docker = await client();
       const asked = Date.now();
       const info = (await call('info', () => docker.info())) as EngineInfo;
       const answered = Date.now();
@@ -87,7 +99,7 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
 
   /** The container's inspect, or undefined when the engine has none by that name or id. */
   async function inspect(name: string, signal?: AbortSignal) {
-    const { docker } = await connect();
+    const docker = await client();
     return call(
       'inspect container',
       () => docker.getContainer(name).inspect({ abortSignal: signal }).catch(tolerating(isMissing)),
@@ -95,14 +107,28 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
     );
   }
 
+  /** The image's inspect, or undefined when the engine does not have it. */
+  async function findImage(
+    image: string,
+    context: Partial<DockerErrorContext> = {},
+  ): Promise<Dockerode.ImageInspectInfo | undefined> {
+    const docker = await client();
+    return call('inspect image', () => docker.getImage(image).inspect().catch(tolerating(isMissing)), {
+      image,
+      ...context,
+    });
+  }
+
   return {
+    client,
     connect,
+    findImage,
     call,
     inspect,
 
     /** Containers of bp carrying all the labels (`key=value`), in any state. */
     async list(labels: string[]) {
-      const { docker } = await connect();
+      const docker = await client();
       return call('list containers', () => docker.listContainers({ all: true, filters: { label: labels } }));
     },
 
@@ -115,16 +141,17 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
         redact: string[];
         /** The setting that named the image, for errors. */
         setting?: string;
+        /** The image's inspect, when the caller already has it. */
+        found?: Dockerode.ImageInspectInfo;
         signal?: AbortSignal;
         onProgress?: DeployOptionsV1['onProgress'];
       },
     ): Promise<Dockerode.ImageInspectInfo> {
-      const { docker } = await connect();
+      const docker = await client();
       const context = { image, imageSetting: options.setting, redact: options.redact };
-      const inspectImage = () =>
-        call('inspect image', () => docker.getImage(image).inspect().catch(tolerating(isMissing)), context);
+      const inspectImage = () => findImage(image, context);
       if (options.pull === 'missing') {
-        const present = await inspectImage();
+        const present = options.found ?? (await inspectImage());
         if (present) return present;
       }
       throwIfAborted(options.signal);
@@ -161,7 +188,7 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
       image: Dockerode.ImageInspectInfo,
       options: { redact: string[]; refill?: boolean },
     ): Promise<string> {
-      const { docker } = await connect();
+      const docker = await client();
       const volume = toolsVolumeName(image.Id);
       const context = {
         image: image.RepoTags?.[0] ?? image.Id,
@@ -204,7 +231,7 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
 
     /** Creates the container unless one of this deployment holds its name; `created` says which. */
     async createOnce(deploymentId: string, options: Dockerode.ContainerCreateOptions, redact: string[]) {
-      const { docker } = await connect();
+      const docker = await client();
       const name = options.name!;
       const context = { container: name, image: options.Image, redact };
       for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
@@ -242,7 +269,7 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
 
     /** Stops (SIGTERM, then SIGKILL after the grace) when asked, then removes; gone or going counts as done. */
     async remove(id: string, options: { stopGraceSeconds?: number }): Promise<void> {
-      const { docker } = await connect();
+      const docker = await client();
       const container = docker.getContainer(id);
       const done = tolerating(isMissing, isNotModified, isConflict);
       if (options.stopGraceSeconds !== undefined) {
