@@ -32,11 +32,40 @@ module.exports = new Proxy({}, { get: () => new Proxy(fail, { construct: fail, a
   },
 };
 
+/**
+ * Builtins dockerode requires at load but needs only for some engines or calls: https (with tls and crypto,
+ * ~10 ms) only for TLS engines, zlib and crypto never on bp's paths. Each is a stand-in that loads the real
+ * module on the first property read.
+ */
+const LAZY_BUILTINS = ['https', 'zlib', 'crypto', 'tls'];
+
+const lazyBuiltins: NonNullable<Options['esbuildPlugins']>[number] = {
+  name: 'bp-lazy-builtins',
+  setup(build) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+    build.onResolve({ filter }, (args) => ({ path: args.path.replace(/^node:/, ''), namespace: 'bp-lazy-builtin' }));
+    build.onLoad({ filter: /.*/, namespace: 'bp-lazy-builtin' }, (args) => ({
+      loader: 'js',
+      contents: `let loaded;
+const real = () => (loaded ??= process.getBuiltinModule(${JSON.stringify(`node:${args.path}`)}));
+module.exports = new Proxy({}, {
+  get: (_, key) => real()[key],
+  has: (_, key) => key in real(),
+  ownKeys: () => Reflect.ownKeys(real()),
+  getOwnPropertyDescriptor: (_, key) => {
+    const descriptor = Reflect.getOwnPropertyDescriptor(real(), key);
+    return descriptor && { ...descriptor, configurable: true };
+  },
+});`,
+    }));
+  },
+};
+
 export default defineConfig([
   libraryBuild({ clean: false }),
   requireBundle('src/dockerode-runtime.ts', {
     noExternal: [/.*/],
-    esbuildPlugins: [leaveOut],
+    esbuildPlugins: [leaveOut, lazyBuiltins],
     // docker-modem's one stream class works on Node's own streams; the userland copy is ~70 KB more.
     esbuildOptions(options) {
       options.alias = { 'readable-stream': 'node:stream' };
