@@ -43,7 +43,10 @@ const lazyBuiltins: NonNullable<Options['esbuildPlugins']>[number] = {
   name: 'bp-lazy-builtins',
   setup(build) {
     const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
-    build.onResolve({ filter }, (args) => ({ path: args.path.replace(/^node:/, ''), namespace: 'bp-lazy-builtin' }));
+    build.onResolve({ filter }, (args) => ({
+      path: args.path.replace(/^node:/, ''),
+      namespace: 'bp-lazy-builtin',
+    }));
     build.onLoad({ filter: /.*/, namespace: 'bp-lazy-builtin' }, (args) => ({
       loader: 'js',
       contents: `let loaded;

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { Agent, type AgentOptions } from 'node:http';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CredentialsError, ValidationError } from '@bp/provider';
@@ -139,7 +140,9 @@ function expandHome(path: string): string {
  * dockerode options for the target; reads the TLS files. Every key is set, so DOCKER_HOST and friends
  * (which docker-modem also reads) never override an explicit choice.
  */
-export async function dockerOptionsFor(target: DockerTarget): Promise<Dockerode.DockerOptions> {
+export async function dockerOptionsFor(
+  target: DockerTarget,
+): Promise<Dockerode.DockerOptions & { agent?: Agent }> {
   const read = async (what: string, path: string | undefined) => {
     if (!path) return undefined;
     try {
@@ -161,6 +164,8 @@ export async function dockerOptionsFor(target: DockerTarget): Promise<Dockerode.
   ]);
   return {
     socketPath: target.socketPath,
+    // A socket has no TLS server name: saying so spares Node's agent its IP check (a costly first regex).
+    agent: target.socketPath ? new Agent({ servername: '' } as AgentOptions) : undefined,
     host: target.hostname,
     port: target.port,
     protocol: target.socketPath ? undefined : target.tls ? 'https' : 'http',

@@ -32,7 +32,6 @@ import {
   type DockerInstanceStats,
   describeWorkload,
   endpointOf,
-  labelsFor,
   listedState,
   toInstanceStats,
   workloadCreateOptions,

@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,6 +26,7 @@ import {
   type WarningV1,
 } from '@bp/provider';
 import { findExecutable } from './find-executable.js';
+import { findFreePort } from './free-port.js';
 import {
   claimFile,
   type InstanceRecord,
@@ -154,7 +155,14 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
   async function reservePort(deploymentId: string): Promise<number> {
     await mkdir(join(stateDir, 'ports'), { recursive: true, mode: 0o700 });
     for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-      const port = await findFreePort(host);
+      const port = await findFreePort(host).catch((error: Error) => {
+        throw new ProviderCallError({
+          provider: PROVIDER,
+          operation: 'listen',
+          message: `cannot bind ${host}: ${error.message}`,
+          cause: error,
+        });
+      });
       // A lock is stale once its deployment no longer runs on that port.
       const holderIsGone = async (holder: string) => {
         const found = isInstanceId(holder) ? await inspect(holder) : undefined;
@@ -662,26 +670,6 @@ function defaultStateDir(): string {
 }
 
 /** Binds port 0 to let the OS pick a free port, then releases it for the service. */
-function findFreePort(host: string): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', (error) =>
-      reject(
-        new ProviderCallError({
-          provider: PROVIDER,
-          operation: 'listen',
-          message: `cannot bind ${host}: ${error.message}`,
-          cause: error,
-        }),
-      ),
-    );
-    server.listen({ port: 0, host, exclusive: true }, () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
 const gnuTimeouts = new Map<string, Promise<string | undefined>>();
 
 /**

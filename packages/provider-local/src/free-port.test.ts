@@ -1,0 +1,35 @@
+import { createServer, type Server } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { findFreePort, portsInUse } from './free-port.js';
+
+function listen(port = 0): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen({ port, host: '127.0.0.1' }, () => resolve(server));
+  });
+}
+
+describe('free ports', () => {
+  it.runIf(process.platform === 'linux')(
+    'sees a listening socket of this process among the ports in use',
+    async () => {
+      const server = await listen();
+      try {
+        const { port } = server.address() as { port: number };
+        expect(portsInUse()?.has(port)).toBe(true);
+      } finally {
+        server.close();
+      }
+    },
+  );
+
+  it('finds ports that can be bound, none of them in use', async () => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const port = await findFreePort('127.0.0.1');
+      expect(portsInUse()?.has(port) ?? false).toBe(false);
+      const server = await listen(port);
+      server.close();
+    }
+  });
+});
