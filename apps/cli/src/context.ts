@@ -1,3 +1,4 @@
+import { isatty } from 'node:tty';
 import type { Manager } from '@bp/manager';
 import { createProgress, type Progress } from './output.js';
 
@@ -47,7 +48,10 @@ export function createContext(options: GlobalOptions): CommandContext {
     json: options.json,
     progress,
     signal: controller.signal,
-    interactive: Boolean(process.stdin.isTTY) && !options.yes,
+    // isatty, not process.stdin.isTTY: building the stdin stream costs a few ms, and most commands never read it.
+    get interactive() {
+      return !options.yes && isatty(0);
+    },
     print(document, text) {
       process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : `${text()}\n`);
     },
