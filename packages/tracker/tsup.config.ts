@@ -1,4 +1,7 @@
 import { defineConfig } from 'tsup';
-import { libraryBuild } from '../../scripts/tsup-presets.js';
+import { libraryBuild, requireBundle } from '../../scripts/tsup-presets.js';
 
-export default defineConfig(libraryBuild());
+export default defineConfig([
+  libraryBuild({ clean: false }),
+  requireBundle('src/better-sqlite3-runtime.ts', { noExternal: [/.*/] }),
+]);

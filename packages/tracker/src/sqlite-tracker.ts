@@ -1,6 +1,6 @@
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { NotFoundError, ValidationError } from '@bp/provider';
 import type BetterSqlite3 from 'better-sqlite3';
 import { newDeploymentId } from './deployment-id.js';
@@ -117,9 +117,10 @@ export function openTracker(options: TrackerOptions): DeploymentStore {
     closeSync(openSync(path, 'a', 0o600));
   }
   // Loaded on first open so commands that never touch the state skip the native module.
-  const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+  const { Database, nativeBinding } = loadBetterSqlite3();
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-  const database = new Database(path, { timeout: busyTimeoutMs });
+  // The types know only a path for nativeBinding; better-sqlite3 also takes the addon itself.
+  const database = new Database(path, { timeout: busyTimeoutMs, nativeBinding } as BetterSqlite3.Options);
   try {
     enableWal(database, busyTimeoutMs);
     // Safe with WAL: a power cut may lose the last commits, never consistency.
@@ -131,6 +132,20 @@ export function openTracker(options: TrackerOptions): DeploymentStore {
     database.close();
     throw error;
   }
+}
+
+/**
+ * better-sqlite3. Built, its JavaScript from the bundle beside this file (better-sqlite3-runtime.ts says why)
+ * and its native addon as the installed package finds it (its own lib/binding.js: a build of its own, else
+ * the prebuilt one for this platform). From source (tests), the package itself.
+ */
+function loadBetterSqlite3(): { Database: typeof BetterSqlite3; nativeBinding?: object } {
+  const require = createRequire(import.meta.url);
+  if (import.meta.url.endsWith('.ts')) return { Database: require('better-sqlite3') as typeof BetterSqlite3 };
+  const Database = (require('./better-sqlite3-runtime.cjs') as { default: typeof BetterSqlite3 }).default;
+  const packageDir = dirname(require.resolve('better-sqlite3/package.json'));
+  const { getBinding } = require(join(packageDir, 'lib', 'binding.js')) as { getBinding: () => object };
+  return { Database, nativeBinding: getBinding() };
 }
 
 function enableWal(database: BetterSqlite3.Database, busyTimeoutMs: number): void {
