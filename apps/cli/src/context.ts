@@ -1,6 +1,7 @@
 import { isatty } from 'node:tty';
 import type { Manager } from '@bp/manager';
 import { createProgress, type Progress } from './output.js';
+import { writeStderr, writeStdout } from './stdio.js';
 
 /** Options every command takes. */
 export interface GlobalOptions {
@@ -34,13 +35,13 @@ export async function closeManagers(): Promise<void> {
 }
 
 export function createContext(options: GlobalOptions): CommandContext {
-  const progress = createProgress(process.stderr, { timings: options.debug });
+  const progress = createProgress({ timings: options.debug });
   const controller = new AbortController();
   let interrupts = 0;
   process.on('SIGINT', () => {
     interrupts++;
     if (interrupts > 1) process.exit(130);
-    process.stderr.write('\nbp: interrupted, cleaning up (Ctrl-C again to quit at once)\n');
+    writeStderr('\nbp: interrupted, cleaning up (Ctrl-C again to quit at once)\n');
     controller.abort();
   });
   let manager: Promise<Manager> | undefined;
@@ -53,7 +54,7 @@ export function createContext(options: GlobalOptions): CommandContext {
       return !options.yes && isatty(0);
     },
     print(document, text) {
-      process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : `${text()}\n`);
+      writeStdout(options.json ? `${JSON.stringify(document, null, 2)}\n` : `${text()}\n`);
     },
     manager() {
       if (manager) return manager;

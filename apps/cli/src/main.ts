@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { isatty } from 'node:tty';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { alertCommand } from './commands/alert.js';
 import { catalogCommand } from './commands/catalog.js';
@@ -14,6 +15,7 @@ import { statusCommand } from './commands/status.js';
 import { terminateCommand } from './commands/terminate.js';
 import { closeManagers, type GlobalOptions, type Wrap } from './context.js';
 import { describeError, EXIT, errorToJson, exitCodeFor, UsageError } from './errors.js';
+import { writeStderr, writeStdout } from './stdio.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -120,7 +122,7 @@ function build(args: string[], run: (handler: () => Promise<number>) => void): A
     .help()
     .alias('help', 'h')
     // Rendering help text is costly (yargs renders it even when not shown): lay it out only when asked for.
-    .wrap(wantsHelp(args) ? Math.min(110, process.stdout.columns || 100) : null)
+    .wrap(wantsHelp(args) ? Math.min(110, terminalColumns() || 100) : null)
     .exitProcess(false)
     .fail((message, error) => {
       throw error ?? new UsageError(message);
@@ -142,6 +144,11 @@ function skipHelpCache(parser: Argv<GlobalOptions>): void {
   if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
+/** The terminal's width, when stdout is one (asked only for help, as it builds process.stdout). */
+function terminalColumns(): number | undefined {
+  return isatty(1) ? process.stdout.columns : undefined;
+}
+
 /** Runs bp with its arguments; resolves to the exit code. */
 export async function main(rawArgs: string[]): Promise<number> {
   const args = joinNegativeValues(rawArgs);
@@ -154,8 +161,8 @@ export async function main(rawArgs: string[]): Promise<number> {
     }).parseAsync();
     return pending ? await pending : EXIT.ok;
   } catch (error) {
-    if (json) process.stdout.write(`${JSON.stringify(errorToJson(error))}\n`);
-    process.stderr.write(`${describeError(error, debug)}\n`);
+    if (json) writeStdout(`${JSON.stringify(errorToJson(error))}\n`);
+    writeStderr(`${describeError(error, debug)}\n`);
     return exitCodeFor(error);
   } finally {
     await closeManagers().catch(() => {});

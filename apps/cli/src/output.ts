@@ -1,4 +1,6 @@
+import { isatty } from 'node:tty';
 import { accruedUsd as accrued, type DeploymentRecord } from '@bp/manager';
+import { writeStderr } from './stdio.js';
 
 /**
  * Progress on stderr: a spinner line on a TTY, plain lines otherwise. With `timings` (`--debug`), plain
@@ -12,20 +14,18 @@ export interface Progress {
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
-export function createProgress(
-  stream: NodeJS.WriteStream = process.stderr,
-  options: { timings?: boolean } = {},
-): Progress {
-  if (!stream.isTTY || process.env.CI || options.timings) {
+export function createProgress(options: { timings?: boolean } = {}): Progress {
+  if (!isatty(2) || process.env.CI || options.timings) {
     const prefix = options.timings
       ? () => `bp: [${performance.now().toFixed(0).padStart(5)} ms] `
       : () => 'bp: ';
     return {
-      step: (message) => stream.write(`${prefix()}${message}\n`),
-      done: (message) => message && stream.write(`${prefix()}${message}\n`),
-      warn: (message) => stream.write(`${prefix()}warning: ${message}\n`),
+      step: (message) => writeStderr(`${prefix()}${message}\n`),
+      done: (message) => message && writeStderr(`${prefix()}${message}\n`),
+      warn: (message) => writeStderr(`${prefix()}warning: ${message}\n`),
     };
   }
+  const stream = process.stderr;
   let current = '';
   let frame = 0;
   let timer: NodeJS.Timeout | undefined;

@@ -37,6 +37,9 @@ export interface EstimateResult {
 }
 
 /** Whether a directory holds a blueprint: Blueprint.toml, or a package.json with a "blueprint" field. */
+/** What an estimate prices when no duration is given: a day. */
+const DEFAULT_DURATION_MS = 24 * 3_600_000;
+
 function hasBlueprint(dir: string): boolean {
   if (existsSync(join(dir, 'Blueprint.toml'))) return true;
   try {
@@ -48,7 +51,8 @@ function hasBlueprint(dir: string): boolean {
 
 /** Resolves the request and prices it from the offline catalog. Creates nothing, calls no provider. */
 export async function estimate(request: EstimateRequest): Promise<EstimateResult> {
-  const resources = await import('@bp/resources');
+  // @bp/resources only for a blueprint or a duration to parse: flags alone skip loading it.
+  const needsResources = () => import('@bp/resources');
   const overrides = {
     cpu: request.cpu,
     memoryGb: request.memoryGb,
@@ -60,6 +64,7 @@ export async function estimate(request: EstimateRequest): Promise<EstimateResult
   const dir = resolve(request.blueprintDir ?? '.');
   let spec: ResourceRequestV1;
   if (request.blueprintDir !== undefined || (request.cpu === undefined && hasBlueprint(dir))) {
+    const resources = await needsResources();
     spec = resources.resolveResources((await resources.loadBlueprint(dir)).resources, overrides);
   } else {
     if (request.cpu === undefined || request.memoryGb === undefined) {
@@ -87,7 +92,9 @@ export async function estimate(request: EstimateRequest): Promise<EstimateResult
   const durationMs =
     typeof request.duration === 'number'
       ? request.duration
-      : resources.parseDuration(request.duration ?? '24h', '--duration');
+      : request.duration === undefined
+        ? DEFAULT_DURATION_MS
+        : (await needsResources()).parseDuration(request.duration, '--duration');
   const durationHours = durationMs / 3_600_000;
   const pricing = await import('@bp/pricing');
   const catalog = pricing.loadCatalog({ userDir: request.catalogDir });

@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { type CommandContext, createContext, type GlobalOptions, type Wrap } from '../context.js';
 import { EXIT } from '../errors.js';
 import { formatDuration, recordToJson } from '../output.js';
+import { writeStderr } from '../stdio.js';
 
 interface DeployArgs extends GlobalOptions {
   dir: string;
@@ -114,7 +115,7 @@ export function deployCommand(wrap: Wrap): CommandModule<GlobalOptions, DeployAr
           return EXIT.ok;
         }
         if (!(await confirm(context, `deploy ${summary}?`))) {
-          process.stderr.write('bp: nothing deployed\n');
+          writeStderr('bp: nothing deployed\n');
           return EXIT.ok;
         }
       }

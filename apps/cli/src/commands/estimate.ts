@@ -11,7 +11,7 @@ interface EstimateArgs extends GlobalOptions {
   gpu?: number;
   'gpu-model'?: string;
   spot?: boolean;
-  duration: string;
+  duration?: string;
   provider?: string;
   region?: string;
   compare?: boolean;
@@ -40,7 +40,7 @@ export function estimateCommand(wrap: Wrap): CommandModule<GlobalOptions, Estima
           type: 'boolean',
           describe: 'Price spot capacity where the catalog knows its price',
         })
-        .option('duration', { type: 'string', default: '24h', describe: 'How long it would run' })
+        .option('duration', { type: 'string', describe: 'How long it would run (default 24h)' })
         .option('provider', { type: 'string', describe: 'Only this cloud: aws, gcp or azure' })
         .option('region', { type: 'string', describe: 'Only this region' })
         .option('compare', { type: 'boolean', describe: 'Rank every provider × region × instance that fits' })
@@ -89,7 +89,7 @@ export function estimateCommand(wrap: Wrap): CommandModule<GlobalOptions, Estima
                 'MEM GB',
                 'GPU',
                 'PER HOUR',
-                `FOR ${argv.duration}`,
+                `FOR ${argv.duration ?? '24h'}`,
                 'NOTE',
               ],
               shown.map((option) => [
@@ -116,7 +116,7 @@ export function estimateCommand(wrap: Wrap): CommandModule<GlobalOptions, Estima
           }
           const best = result.cheapest;
           lines.push(
-            `cheapest for ${want}: ${best.provider} ${best.region} ${best.instanceType} at ${usd(best.hourlyUsd)}/h, ${usd(best.totalUsd)} for ${argv.duration}, ${usd(best.monthlyUsd)}/month` +
+            `cheapest for ${want}: ${best.provider} ${best.region} ${best.instanceType} at ${usd(best.hourlyUsd)}/h, ${usd(best.totalUsd)} for ${argv.duration ?? '24h'}, ${usd(best.monthlyUsd)}/month` +
               (best.storageUsd === null || spec.storageGb === 0
                 ? ''
                 : ` (+ ${usd(best.storageUsd)} for ${spec.storageGb} GB disk)`),

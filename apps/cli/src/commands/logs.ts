@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { createContext, type GlobalOptions, type Wrap } from '../context.js';
 import { EXIT, UsageError } from '../errors.js';
+import { writeStderr, writeStdout } from '../stdio.js';
 
 interface LogsArgs extends GlobalOptions {
   id: string;
@@ -55,18 +56,16 @@ export function logsCommand(wrap: Wrap): CommandModule<GlobalOptions, LogsArgs> 
           if (argv.json && !argv.follow) {
             collected.push({ ...entry, timestamp: entry.timestamp.toISOString() });
           } else if (argv.json) {
-            process.stdout.write(
-              `${JSON.stringify({ ...entry, timestamp: entry.timestamp.toISOString() })}\n`,
-            );
+            writeStdout(`${JSON.stringify({ ...entry, timestamp: entry.timestamp.toISOString() })}\n`);
           } else {
-            (entry.stream === 'stderr' ? process.stderr : process.stdout).write(`${entry.message}\n`);
+            (entry.stream === 'stderr' ? writeStderr : writeStdout)(`${entry.message}\n`);
           }
         }
       } catch (error) {
         // Ctrl-C ends a follow: that is how it is meant to stop.
         if (!context.signal.aborted) throw error;
       }
-      if (argv.json && !argv.follow) process.stdout.write(`${JSON.stringify(collected, null, 2)}\n`);
+      if (argv.json && !argv.follow) writeStdout(`${JSON.stringify(collected, null, 2)}\n`);
       return EXIT.ok;
     }),
   };

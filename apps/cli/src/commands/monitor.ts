@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { createContext, type GlobalOptions, type Wrap } from '../context.js';
 import { EXIT, UsageError } from '../errors.js';
+import { writeStderr, writeStdout } from '../stdio.js';
 
 interface MonitorArgs extends GlobalOptions {
   'metrics-port': number;
@@ -77,16 +78,16 @@ export function monitorCommand(wrap: Wrap): CommandModule<GlobalOptions, Monitor
         server.listen(port, '127.0.0.1', resolve);
       });
       const address = server.address();
-      process.stderr.write(
+      writeStderr(
         `bp: monitor serving metrics on http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/metrics\n`,
       );
       try {
         while (!context.signal.aborted) {
           const report = await manager.monitorPass(state, settings).catch((error: Error) => {
-            process.stderr.write(`bp: monitor pass failed: ${error.message}\n`);
+            writeStderr(`bp: monitor pass failed: ${error.message}\n`);
             return undefined;
           });
-          if (report && argv.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+          if (report && argv.json) writeStdout(`${JSON.stringify(report)}\n`);
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, argv.interval * 1000);
             context.signal.addEventListener('abort', () => {

@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 import { createContext, type GlobalOptions, type Wrap } from '../context.js';
 import { EXIT } from '../errors.js';
 import { table } from '../output.js';
+import { writeStderr } from '../stdio.js';
 
 interface ReconcileArgs extends GlobalOptions {
   provider?: string;
@@ -43,7 +44,7 @@ export function reconcileCommand(wrap: Wrap): CommandModule<GlobalOptions, Recon
         // Show first, then ask: destroying is not undone.
         const preview = await scan(false);
         if (preview.findings.length > 0) {
-          process.stderr.write(`${describe(preview.findings)}\n`);
+          writeStderr(`${describe(preview.findings)}\n`);
           const readline = createInterface({ input: process.stdin, output: process.stderr });
           apply = /^y(es)?$/i.test((await readline.question('apply these? [y/N] ')).trim());
           readline.close();
@@ -51,7 +52,7 @@ export function reconcileCommand(wrap: Wrap): CommandModule<GlobalOptions, Recon
       }
       const result = await scan(apply);
       context.progress.done();
-      for (const error of result.errors) process.stderr.write(`bp: could not check ${error}\n`);
+      for (const error of result.errors) writeStderr(`bp: could not check ${error}\n`);
       context.print(result, () =>
         result.findings.length ? describe(result.findings) : 'nothing to reconcile',
       );

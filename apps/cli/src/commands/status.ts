@@ -1,7 +1,9 @@
+import { isatty } from 'node:tty';
 import type { CommandModule } from 'yargs';
 import { createContext, type GlobalOptions, type Wrap } from '../context.js';
 import { EXIT } from '../errors.js';
 import { describeRecord, recordToJson, statusTable } from '../output.js';
+import { writeStdout } from '../stdio.js';
 
 interface StatusArgs extends GlobalOptions {
   id?: string;
@@ -33,7 +35,7 @@ export function statusCommand(wrap: Wrap): CommandModule<GlobalOptions, StatusAr
         if (argv.id) {
           const record = await manager.refresh(argv.id, context.signal);
           const document = recordToJson(record);
-          if (argv.watch && argv.json) process.stdout.write(`${JSON.stringify(document)}\n`);
+          if (argv.watch && argv.json) writeStdout(`${JSON.stringify(document)}\n`);
           else context.print(document, () => describeRecord(record));
           return;
         }
@@ -47,7 +49,7 @@ export function statusCommand(wrap: Wrap): CommandModule<GlobalOptions, StatusAr
         }
         const now = new Date();
         if (argv.watch && argv.json) {
-          process.stdout.write(`${JSON.stringify(records.map((record) => recordToJson(record, now)))}\n`);
+          writeStdout(`${JSON.stringify(records.map((record) => recordToJson(record, now)))}\n`);
         } else {
           context.print(
             records.map((record) => recordToJson(record, now)),
@@ -61,7 +63,7 @@ export function statusCommand(wrap: Wrap): CommandModule<GlobalOptions, StatusAr
       }
       const intervalMs = Math.max(0.2, argv.interval) * 1000;
       while (!context.signal.aborted) {
-        if (process.stdout.isTTY && !argv.json) process.stdout.write('\x1b[H\x1b[2J');
+        if (isatty(1) && !argv.json) writeStdout('\x1b[H\x1b[2J');
         await render();
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, intervalMs);

@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { createContext, type GlobalOptions, type Wrap } from '../context.js';
 import { describeError, EXIT, exitCodeFor, UsageError } from '../errors.js';
 import { recordToJson } from '../output.js';
+import { writeStderr } from '../stdio.js';
 
 interface TerminateArgs extends GlobalOptions {
   ids: string[];
@@ -61,7 +62,7 @@ export function terminateCommand(wrap: Wrap): CommandModule<GlobalOptions, Termi
         (result): result is PromiseRejectedResult => result.status === 'rejected',
       );
       const done = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-      for (const failure of failures) process.stderr.write(`${describeError(failure.reason, argv.debug)}\n`);
+      for (const failure of failures) writeStderr(`${describeError(failure.reason, argv.debug)}\n`);
       context.print(
         done.map((record) => recordToJson(record)),
         () =>
