@@ -14,5 +14,7 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.stdout.write(`${version}\n`);
 } else {
   const { main } = await import('../dist/main.js');
-  process.exitCode = await main(args);
+  // Everything bp writes is written synchronously by then (see src/stdio.ts), and every command has
+  // closed what it opened: exiting at once spares the teardown of the whole heap (several ms).
+  process.exit(await main(args));
 }

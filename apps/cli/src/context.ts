@@ -1,7 +1,6 @@
-import { isatty } from 'node:tty';
 import type { Manager } from '@bp/manager';
 import { createProgress, type Progress } from './output.js';
-import { writeStderr, writeStdout } from './stdio.js';
+import { isTerminal, writeStderr, writeStdout } from './stdio.js';
 
 /** Options every command takes. */
 export interface GlobalOptions {
@@ -49,9 +48,9 @@ export function createContext(options: GlobalOptions): CommandContext {
     json: options.json,
     progress,
     signal: controller.signal,
-    // isatty, not process.stdin.isTTY: building the stdin stream costs a few ms, and most commands never read it.
+    // Not process.stdin.isTTY: building the stdin stream costs a few ms, and most commands never read it.
     get interactive() {
-      return !options.yes && isatty(0);
+      return !options.yes && isTerminal(0);
     },
     print(document, text) {
       writeStdout(options.json ? `${JSON.stringify(document, null, 2)}\n` : `${text()}\n`);

@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module';
-import { isatty } from 'node:tty';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { alertCommand } from './commands/alert.js';
 import { catalogCommand } from './commands/catalog.js';
@@ -15,7 +14,7 @@ import { statusCommand } from './commands/status.js';
 import { terminateCommand } from './commands/terminate.js';
 import { closeManagers, type GlobalOptions, type Wrap } from './context.js';
 import { describeError, EXIT, errorToJson, exitCodeFor, UsageError } from './errors.js';
-import { writeStderr, writeStdout } from './stdio.js';
+import { isTerminal, writeStderr, writeStdout } from './stdio.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -146,7 +145,7 @@ function skipHelpCache(parser: Argv<GlobalOptions>): void {
 
 /** The terminal's width, when stdout is one (asked only for help, as it builds process.stdout). */
 function terminalColumns(): number | undefined {
-  return isatty(1) ? process.stdout.columns : undefined;
+  return isTerminal(1) ? process.stdout.columns : undefined;
 }
 
 /** Runs bp with its arguments; resolves to the exit code. */

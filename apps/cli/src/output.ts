@@ -1,6 +1,5 @@
-import { isatty } from 'node:tty';
 import { accruedUsd as accrued, type DeploymentRecord } from '@bp/manager';
-import { writeStderr } from './stdio.js';
+import { isTerminal, writeStderr } from './stdio.js';
 
 /**
  * Progress on stderr: a spinner line on a TTY, plain lines otherwise. With `timings` (`--debug`), plain
@@ -15,7 +14,7 @@ export interface Progress {
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 export function createProgress(options: { timings?: boolean } = {}): Progress {
-  if (!isatty(2) || process.env.CI || options.timings) {
+  if (!isTerminal(2) || process.env.CI || options.timings) {
     const prefix = options.timings
       ? () => `bp: [${performance.now().toFixed(0).padStart(5)} ms] `
       : () => 'bp: ';

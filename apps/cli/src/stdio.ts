@@ -1,4 +1,4 @@
-import { writeSync } from 'node:fs';
+import { fstatSync, statSync, writeSync } from 'node:fs';
 
 /**
  * Writes to stdout or stderr with write(2), without building `process.stdout`/`process.stderr`: those
@@ -33,4 +33,20 @@ export function writeStdout(text: string): void {
 
 export function writeStderr(text: string): void {
   writeAll(2, text);
+}
+
+/**
+ * Whether `fd` is a terminal, without loading node:tty (which loads node:net and the stream stack, about
+ * 3 ms, for commands that need neither): a character device other than /dev/null. Other character devices
+ * (/dev/zero, a serial line) count as terminals, which only changes how progress is drawn.
+ */
+export function isTerminal(fd: number): boolean {
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isCharacterDevice()) return false;
+    const devNull = statSync('/dev/null', { throwIfNoEntry: false });
+    return !(devNull && devNull.rdev === stats.rdev);
+  } catch {
+    return false;
+  }
 }

@@ -1,9 +1,8 @@
-import { isatty } from 'node:tty';
 import type { CommandModule } from 'yargs';
 import { createContext, type GlobalOptions, type Wrap } from '../context.js';
 import { EXIT } from '../errors.js';
 import { describeRecord, recordToJson, statusTable } from '../output.js';
-import { writeStdout } from '../stdio.js';
+import { isTerminal, writeStdout } from '../stdio.js';
 
 interface StatusArgs extends GlobalOptions {
   id?: string;
@@ -63,7 +62,7 @@ export function statusCommand(wrap: Wrap): CommandModule<GlobalOptions, StatusAr
       }
       const intervalMs = Math.max(0.2, argv.interval) * 1000;
       while (!context.signal.aborted) {
-        if (isatty(1) && !argv.json) writeStdout('\x1b[H\x1b[2J');
+        if (isTerminal(1) && !argv.json) writeStdout('\x1b[H\x1b[2J');
         await render();
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, intervalMs);
