@@ -284,15 +284,6 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
         closeSync(stderr);
       }
       supervisor.on('error', () => {});
-      if (supervisor.pid !== undefined) {
-        // Both start at once and the deploy waits for the service: on a busy machine, the service's
-        // start-up gets the CPU first. The supervisor mostly sleeps, so this costs it nothing later.
-        try {
-          os.setPriority(supervisor.pid, SUPERVISOR_NICENESS);
-        } catch {
-          // Not permitted here: it runs at bp's priority.
-        }
-      }
       if (supervisor.pid === undefined) {
         // Its group: the shell and whatever it started in this same turn.
         signalGroup(service.pid, undefined, 'SIGKILL');
@@ -679,9 +670,6 @@ function defaultStateDir(): string {
 }
 
 /** Binds port 0 to let the OS pick a free port, then releases it for the service. */
-/** The supervisor's niceness (see launch). */
-const SUPERVISOR_NICENESS = 10;
-
 const gnuTimeouts = new Map<string, Promise<string | undefined>>();
 
 /**
