@@ -2,24 +2,31 @@ import type Dockerode from 'dockerode';
 
 /**
  * The time to live on the engine, without bp and without the engine's socket, and without a second
- * container on the deploy's path: the workload's own entrypoint is a small busybox `sh` script that
- * runs the image's command as its child and stops it at the deadline.
+ * container on the deploy's path: the workload runs under the engine's init (`Init: true`, tini as
+ * PID 1), and its entrypoint is a small busybox `sh` script that starts a timer and then `exec`s what
+ * the image would run. The service is thus PID 1's child, with the signals it would have had: `docker
+ * stop` sends the image's stop signal to the init, which passes it on (SIGTERM, or SIGQUIT for nginx…),
+ * and a service that ignores SIGTERM as PID 1 stops too.
  *
- * The script is PID 1 of the container. It forwards SIGTERM/SIGINT/SIGHUP to the service (so
- * `docker stop` works even for a service that would ignore SIGTERM as PID 1), exits with the
- * service's status, and at the deadline sends the service SIGTERM, then SIGKILL after the grace, and
- * exits 0. A restart after the deadline (engine restart, restart policy) starts nothing: the script
- * exits 0 at once, so an `on-failure` policy stops there. The deadline is an absolute time on the
- * engine's clock (bp's expiry moved by the engine's clock offset), so it holds across restarts.
+ * The timer, detached to the init, sends the service SIGTERM at the deadline, then SIGKILL after the
+ * grace; the container ends with the service. A start after the deadline (a restart policy, an engine
+ * restart) runs nothing: the script exits 0 at once, so an `on-failure` policy stops there. The deadline
+ * is an absolute time on the engine's clock (bp's expiry moved by the engine's clock offset), so it holds
+ * across restarts.
  *
  * busybox comes from a named volume, `bp-deadline-tools-<image id>`, filled once per engine from the
- * deadline tools image (a static `/bin/busybox`) and mounted read-only at {@link TOOLS_MOUNT}.
+ * deadline tools image (a static `/bin/busybox`; `<name>.ready` says the fill completed) and mounted
+ * read-only at {@link TOOLS_MOUNT}.
  */
 export const TOOLS_MOUNT = '/.bp-deadline';
 
 const BUSYBOX = `${TOOLS_MOUNT}/busybox`;
 
-/** Names a program as the image's PATH would find it: busybox's shell would prefer its own applets. */
+/**
+ * $1 the deadline (seconds since the epoch), $2 the grace (seconds), then the command. A bare program
+ * name is looked up on the image's PATH here, as the engine would: busybox's shell would prefer its own
+ * applet of that name (`uname`, `sh`, `httpd`…).
+ */
 const SCRIPT = [
   `b=${BUSYBOX}`,
   'deadline=$1 grace=$2',
@@ -33,26 +40,20 @@ const SCRIPT = [
   '  done',
   '  unset IFS;;',
   'esac',
-  'expired= child=',
-  `trap '[ -z "$child" ] || kill -TERM "$child" 2>/dev/null' TERM INT HUP`,
-  `trap 'expired=1; echo "bp: expiry reached, stopping the workload" >&2; kill -TERM "$child" 2>/dev/null' USR1`,
-  '"$@" &',
-  'child=$!',
-  '($b sleep "$left"; kill -USR1 $$; $b sleep "$grace"; kill -KILL "$child") </dev/null >/dev/null 2>&1 &',
-  'timer=$!',
-  'while :; do',
-  '  wait "$child"',
-  '  status=$?',
-  '  kill -0 "$child" 2>/dev/null || break',
-  'done',
-  'kill "$timer" 2>/dev/null',
-  '[ -z "$expired" ] || exit 0',
-  'exit "$status"',
+  // The service keeps this shell's pid; the timer is left to the init, not to the service, to reap.
+  'service=$$',
+  '( ($b sleep "$left"; echo "bp: expiry reached, stopping the workload" >&2; kill -TERM "$service"; $b sleep "$grace"; kill -KILL "$service") </dev/null >/dev/null & )',
+  'exec "$@"',
 ].join('\n');
 
 /** The volume holding busybox, by the id of the image it was copied from. */
 export function toolsVolumeName(imageId: string): string {
   return `bp-deadline-tools-${imageId.replace(/^sha256:/, '').slice(0, 12)}`;
+}
+
+/** The empty volume whose existence says that `volume` was filled completely. */
+export function toolsReadyName(volume: string): string {
+  return `${volume}.ready`;
 }
 
 /** The mount of the tools volume into a workload. */

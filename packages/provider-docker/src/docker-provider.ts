@@ -21,7 +21,7 @@ import {
   type WarningV1,
 } from '@bp/provider';
 import type Dockerode from 'dockerode';
-import { imageCommand, TOOLS_MOUNT } from './deadline-wrapper.js';
+import { imageCommand } from './deadline-wrapper.js';
 import { checkDeployOptions, isDeploymentId } from './deploy-options.js';
 import { type DockerTarget, type DockerTlsSettings, resolveDockerTarget } from './docker-connection.js';
 import { readDockerLogs } from './docker-logs.js';
@@ -232,12 +232,7 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
           ? `starting ${workloadName(deploymentId)}`
           : `instance ${deploymentId} already exists`,
       });
-      await engine.start(container.container, redact).catch(async (error: unknown) => {
-        // A tools volume left empty (its filling interrupted): fill it again, then start once more.
-        if (!tools || !String((error as Error).message).includes(TOOLS_MOUNT)) throw error;
-        await engine.ensureDeadlineTools(tools.image, { redact, refill: true });
-        await engine.start(container.container, redact);
-      });
+      await engine.start(container.container, redact);
       const inspected = await engine.inspect(container.container.id);
       if (!inspected) {
         throw new ProviderCallError({

@@ -8,7 +8,7 @@ import {
   ValidationError,
 } from '@bp/provider';
 import type Dockerode from 'dockerode';
-import { toolsFillOptions, toolsVolumeName } from './deadline-wrapper.js';
+import { toolsFillOptions, toolsReadyName, toolsVolumeName } from './deadline-wrapper.js';
 import { type DockerTarget, dockerOptionsFor } from './docker-connection.js';
 import {
   type DockerErrorContext,
@@ -182,11 +182,12 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
 
     /**
      * The volume holding the deadline tools (see deadline-wrapper.ts) copied from `image`, filled on
-     * the first use on this engine. `refill` copies again into an existing volume (one left unfilled).
+     * the first use on this engine. A second, empty volume (`<name>.ready`) is created once the copy
+     * has succeeded: a fill interrupted before that is done again by the next deploy.
      */
     async ensureDeadlineTools(
       image: Dockerode.ImageInspectInfo,
-      options: { redact: string[]; refill?: boolean },
+      options: { redact: string[] },
     ): Promise<string> {
       const docker = await client();
       const volume = toolsVolumeName(image.Id);
@@ -195,19 +196,18 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
         imageSetting: 'ttlSidecarImage',
         redact: options.redact,
       };
-      if (!options.refill) {
-        const present = await call(
-          'inspect volume',
-          () =>
-            docker
-              .getVolume(volume)
-              .inspect()
-              .then(() => true, tolerating(isMissing)),
-          context,
-        );
-        if (present) return volume;
-      }
+      const ready = await call(
+        'inspect volume',
+        () =>
+          docker
+            .getVolume(toolsReadyName(volume))
+            .inspect()
+            .then(() => true, tolerating(isMissing)),
+        context,
+      );
+      if (ready) return volume;
       const labels = { [TAG_LABELS.managedBy]: 'bp', [ROLE_LABEL]: 'deadline-tools' };
+      // Creating a volume that exists returns it: concurrent first deploys fill it side by side.
       await call('create volume', () => docker.createVolume({ Name: volume, Labels: labels }), context);
       const filler = await call(
         'create container',
@@ -226,6 +226,11 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
       } finally {
         await filler.remove({ force: true }).catch(() => {});
       }
+      await call(
+        'create volume',
+        () => docker.createVolume({ Name: toolsReadyName(volume), Labels: labels }),
+        context,
+      );
       return volume;
     },
 

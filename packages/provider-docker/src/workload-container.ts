@@ -76,7 +76,8 @@ export function workloadCreateOptions(
       MemorySwap: limits.Memory,
       PortBindings: { [port]: [{ HostIp: settings.publishHost, HostPort: '' }] },
       RestartPolicy: { Name: name, MaximumRetryCount: name === 'on-failure' ? (maximumRetryCount ?? 3) : 0 },
-      ...(deadline ? { Mounts: [toolsMount(deadline.volume)] } : {}),
+      // The engine's init (tini) as PID 1: the deadline script's service is its child (deadline-wrapper.ts).
+      ...(deadline ? { Mounts: [toolsMount(deadline.volume)], Init: true } : {}),
     },
   };
 }

@@ -85,6 +85,8 @@ describe('provider-docker against the real engine', () => {
     // The deadline: the image's command runs under the deadline script, from the read-only tools volume.
     expect(instance.resourceIds).toEqual([workload.Id]);
     expect(workload.HostConfig.PidMode ?? '').toBe('');
+    // The engine's init is PID 1 and the service its child.
+    expect(workload.HostConfig.Init).toBe(true);
     expect(workload.Config.Entrypoint?.[0]).toBe('/.bp-deadline/busybox');
     expect(workload.Config.Entrypoint?.slice(-1)).toEqual(['/bin/hello']);
     const toolsMount = workload.Mounts.find((mount) => mount.Destination === '/.bp-deadline');

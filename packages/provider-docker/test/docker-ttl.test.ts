@@ -91,6 +91,40 @@ describe.concurrent('time to live on the engine', () => {
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
+  it("passes the image's own stop signal to the service on terminate", async (test) => {
+    // A service that ignores SIGTERM and ends cleanly on SIGQUIT, as nginx's image asks (STOPSIGNAL SIGQUIT).
+    const image = `local/stop-signal-${randomBytes(4).toString('hex')}`;
+    const script =
+      "trap 'echo stopped by QUIT; exit 0' QUIT; trap '' TERM; echo waiting; while :; do sleep 1 & wait $!; done";
+    const dockerfile = [
+      `FROM ${context.images.busybox}`,
+      'STOPSIGNAL SIGQUIT',
+      `CMD ["sh", "-c", ${JSON.stringify(script)}]`,
+      '',
+    ].join('\n');
+    await runDockerCli(['build', '-q', '-t', image, '-'], {
+      socketPath: context.socketPath,
+      input: dockerfile,
+    });
+    test.onTestFinished(async () => {
+      await engine
+        .getImage(image)
+        .remove({ force: true })
+        .catch(() => {});
+    });
+    const graceful = tlsProvider({ stopGraceSeconds: 8 });
+    const options = cleanUp(test, deployOptions({ ...hello(), image }));
+    await graceful.deployInstance(options);
+    await waitFor(async () => (await engineLog(options.deploymentId)).includes('waiting'), {
+      timeoutMs: 10_000,
+      what: `${options.deploymentId} started`,
+    });
+    const started = Date.now();
+    await graceful.terminateInstance(options);
+    // Well before the 8 s after which the engine would have killed it.
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
+
   it('reports ttlOnTarget false and runs the image as is when the deadline is turned off', async (test) => {
     const withoutDeadline = tlsProvider({ ttlSidecarImage: false });
     expect(withoutDeadline.capabilities.ttlOnTarget).toBe(false);
@@ -110,29 +144,36 @@ describe.concurrent('time to live on the engine', () => {
     await container.remove();
     const { Id } = await engine.getImage(image).inspect();
     const volume = `bp-deadline-tools-${Id.replace(/^sha256:/, '').slice(0, 12)}`;
-    test.onTestFinished(async () => {
-      await engine
-        .getVolume(volume)
-        .remove()
-        .catch(() => {});
-      await engine
-        .getImage(image)
-        .remove()
-        .catch(() => {});
-    });
-    // As a fill interrupted before it copied anything leaves it.
+    // As a fill interrupted before it copied anything leaves it: the volume, without its `.ready` twin.
     await engine.createVolume({
       Name: volume,
       Labels: { 'bp-managed-by': 'bp', 'bp-role': 'deadline-tools' },
     });
     const withTools = tlsProvider({ ttlSidecarImage: image, stopGraceSeconds: 3 });
-    const options = cleanUp(test, deployOptions(hello()));
+    const options = deployOptions(hello());
+    // The workload first (it holds the volume), then the volumes and the image.
+    test.onTestFinished(async () => {
+      await withTools.terminateInstance(options);
+      await expectNothingLeft(options.deploymentId);
+      for (const name of [`${volume}.ready`, volume])
+        await engine
+          .getVolume(name)
+          .remove()
+          .catch(() => {});
+      await engine
+        .getImage(image)
+        .remove()
+        .catch(() => {});
+    });
     const instance = await withTools.deployInstance(options);
     await waitFor(async () => (await withTools.checkHealth({ ...options, path: '/health' })).healthy, {
       timeoutMs: 20_000,
       what: `${options.deploymentId} healthy`,
     });
     expect(instance.endpoint).toMatch(/^http:/);
+    expect((await engine.getVolume(`${volume}.ready`).inspect()).Labels).toMatchObject({
+      'bp-role': 'deadline-tools',
+    });
   });
 
   it("runs a program found on the image's PATH even where busybox has an applet of that name", async (test) => {
