@@ -74,6 +74,8 @@ const RESTART_POLICIES = ['no', 'on-failure', 'always', 'unless-stopped'];
 /** Bound on the wait from terminate to nothing left, beyond the stop grace. */
 const GONE_TIMEOUT_MS = 30_000;
 const POLL_MS = 200;
+/** How long the inspect made at a deploy's start stands in for a health check's own (see justStarted). */
+const RECENT_MS = 1000;
 
 /** bp's provider for a Docker engine: the local socket, or a remote engine over verified TLS. */
 export function createDockerProvider(settings: DockerProviderSettings = {}): DockerProvider {
@@ -103,6 +105,11 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
     anyAddress ? (target.isLocal ? '127.0.0.1' : (target.hostname ?? '127.0.0.1')) : publishHost,
   );
   const engine = createEngineClient(target, settings.docker);
+  /**
+   * The inspect a deploy made right after its start, for the first health check that follows (the
+   * manager asks at once): one engine call less. Used once, and only within RECENT_MS.
+   */
+  const justStarted = new Map<string, { inspected: Dockerode.ContainerInspectInfo; at: number }>();
   /** Learned on the first deploy that asks for a disk limit: can the storage driver enforce one? */
   let storageLimits: boolean | undefined;
 
@@ -242,6 +249,7 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
           isRetryable: true,
         });
       }
+      justStarted.set(deploymentId, { inspected, at: Date.now() });
       return {
         deploymentId,
         resourceIds: [inspected.Id],
@@ -296,6 +304,7 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
 
     async terminateInstance({ deploymentId, signal }) {
       throwIfAborted(signal);
+      justStarted.delete(deploymentId);
       if (!isDeploymentId(deploymentId)) return;
       const found = await engine.list([`${TAG_LABELS.deployment}=${deploymentId}`]);
       await Promise.all(found.map((c) => engine.remove(c.Id, { stopGraceSeconds })));
@@ -353,9 +362,14 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
 
     async checkHealth({ deploymentId, path, timeoutMs, signal }) {
       throwIfAborted(signal);
-      const inspected = isDeploymentId(deploymentId)
-        ? await engine.inspect(workloadName(deploymentId), signal)
-        : undefined;
+      const recent = justStarted.get(deploymentId);
+      justStarted.delete(deploymentId);
+      const inspected =
+        recent && Date.now() - recent.at < RECENT_MS
+          ? recent.inspected
+          : isDeploymentId(deploymentId)
+            ? await engine.inspect(workloadName(deploymentId), signal)
+            : undefined;
       if (!inspected) return { healthy: false, reason: `instance ${deploymentId} not found` };
       const status = describeWorkload(inspected, endpointHost);
       if (status.state !== 'running') {
