@@ -106,14 +106,8 @@ export function describeWorkload(
       return { ...known, state: 'starting' };
     case 'restarting':
       // After the expiry the deadline script runs nothing, however often the engine restarts it.
-      if (expiresAt !== undefined && Date.now() > expiresAt.getTime()) {
-        return {
-          ...known,
-          state: 'exited',
-          exitCode: state.ExitCode,
-          message: `stopped at its expiry ${expiresAt.toISOString()} (the engine's restart policy restarts it to run nothing)`,
-        };
-      }
+      if (expiresAt !== undefined && Date.now() > expiresAt.getTime())
+        return restartedAfterExpiry(known, expiresAt, state);
       return {
         ...known,
         state: 'starting',
@@ -121,6 +115,10 @@ export function describeWorkload(
       };
     case 'running':
     case 'paused': {
+      // Started again after its expiry (a restart policy): the deadline script is about to exit, running nothing.
+      if (expiresAt !== undefined && Date.parse(state.StartedAt) >= expiresAt.getTime()) {
+        return restartedAfterExpiry(known, expiresAt, state);
+      }
       const health = state.Health?.Status;
       const message = state.Paused
         ? 'paused'
@@ -141,6 +139,19 @@ export function describeWorkload(
       return { ...known, state: 'exited', exitCode: state.ExitCode, message };
     }
   }
+}
+
+function restartedAfterExpiry(
+  known: Pick<InstanceStatusV1, 'endpoint' | 'expiresAt'>,
+  expiresAt: Date,
+  state: Dockerode.ContainerInspectInfo['State'],
+): InstanceStatusV1 {
+  return {
+    ...known,
+    state: 'exited',
+    exitCode: state.ExitCode,
+    message: `stopped at its expiry ${expiresAt.toISOString()} (the engine's restart policy restarts it to run nothing)`,
+  };
 }
 
 /** The spec's state of a container as the engine lists it. */
