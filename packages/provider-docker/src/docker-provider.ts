@@ -167,7 +167,7 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
     const created: string[] = [];
     try {
       // The workload's image and the deadline tools at once: both are usually one quick look each.
-      const [image, tools] = await Promise.all([
+      const [image, toolsVolume] = await Promise.all([
         engine.ensureImage(workload.image!, { ...pulling, found: foundImage }),
         toolsImage === false
           ? undefined
@@ -179,10 +179,7 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
                 found: foundTools,
                 setting: 'ttlSidecarImage',
               })
-              .then(async (inspected) => ({
-                image: inspected,
-                volume: await engine.ensureDeadlineTools(inspected, { redact }),
-              })),
+              .then((inspected) => engine.ensureDeadlineTools(inspected, { redact })),
       ]);
       throwIfAborted(signal);
       onProgress?.({
@@ -190,7 +187,7 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
         message: `creating ${workloadName(deploymentId)} from ${workload.image}`,
       });
       let deadline: { volume: string; deadlineSeconds: number; command: string[] } | undefined;
-      if (tools) {
+      if (toolsVolume) {
         const command = imageCommand(image, workload.command);
         if (command.length === 0) {
           throw new ValidationError({
@@ -199,7 +196,7 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
           });
         }
         deadline = {
-          volume: tools.volume,
+          volume: toolsVolume,
           deadlineSeconds: (options.expiresAt.getTime() + clockOffsetMs) / 1000,
           command,
         };

@@ -39,8 +39,6 @@ const CREATE_ATTEMPTS = 100;
  * imported on the first call, so importing the package stays cheap; a failed connection is retried next time.
  */
 export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
-  let connecting: Promise<{ docker: Dockerode; info: EngineInfo; clockOffsetMs: number }> | undefined;
-
   async function call<T>(
     operation: string,
     work: () => Promise<T>,
@@ -53,41 +51,26 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
     }
   }
 
-  let creating: Promise<Dockerode> | undefined;
   /** The dockerode client, without asking the engine anything. */
-  function client(): Promise<Dockerode> {
-    creating ??= (async () => {
-      if (injected) return injected;
-      const options = await dockerOptionsFor(target);
-      const Docker = await loadDockerode();
-      // docker-modem also reads DOCKER_HOST/DOCKER_CERT_PATH itself, and may throw on their files.
-      return call('connect', async () => new Docker(options));
-    })();
-    const attempt = creating;
-    attempt.catch(() => {
-      if (creating === attempt) creating = undefined;
-    });
-    return attempt;
-  }
+  const client = onceUnlessFailed(async (): Promise<Dockerode> => {
+    if (injected) return injected;
+    const options = await dockerOptionsFor(target);
+    const Docker = await loadDockerode();
+    // docker-modem also reads DOCKER_HOST/DOCKER_CERT_PATH itself, and may throw on their files.
+    return call('connect', async () => new Docker(options));
+  });
 
   /** The client and the engine's info (read once; about 20 ms, so deploys ask it alongside other calls). */
-  function connect() {
-    connecting ??= (async () => {
-      const docker = await client();
-      const asked = Date.now();
-      const info = (await call('info', () => docker.info())) as EngineInfo;
-      const answered = Date.now();
-      // The engine's clock minus ours, from the midpoint of the call; 0 when the engine does not say.
-      const engineTime = Date.parse(info.SystemTime ?? '');
-      const clockOffsetMs = Number.isFinite(engineTime) ? engineTime - (asked + answered) / 2 : 0;
-      return { docker, info, clockOffsetMs };
-    })();
-    const attempt = connecting;
-    attempt.catch(() => {
-      if (connecting === attempt) connecting = undefined;
-    });
-    return attempt;
-  }
+  const connect = onceUnlessFailed(async () => {
+    const docker = await client();
+    const asked = Date.now();
+    const info = (await call('info', () => docker.info())) as EngineInfo;
+    const answered = Date.now();
+    // The engine's clock minus ours, from the midpoint of the call; 0 when the engine does not say.
+    const engineTime = Date.parse(info.SystemTime ?? '');
+    const clockOffsetMs = Number.isFinite(engineTime) ? engineTime - (asked + answered) / 2 : 0;
+    return { docker, info, clockOffsetMs };
+  });
 
   /** Ignores the listed engine answers (404 gone, 304 unchanged, 409 conflict) and rethrows the rest. */
   const tolerating =
@@ -282,6 +265,20 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
       }
       await call('remove container', () => container.remove({ force: true, v: true }).catch(done));
     },
+  };
+}
+
+/** `work`'s promise, made on the first call and shared by later ones; forgotten if it fails, so the next call tries again. */
+function onceUnlessFailed<T>(work: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    if (pending) return pending;
+    const attempt = work();
+    pending = attempt;
+    attempt.catch(() => {
+      if (pending === attempt) pending = undefined;
+    });
+    return attempt;
   };
 }
 

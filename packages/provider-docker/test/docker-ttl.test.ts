@@ -25,6 +25,20 @@ async function engineLog(deploymentId: string): Promise<string> {
   return output.toString('utf8');
 }
 
+/** Builds `image` on the test engine from a Dockerfile without context (offline: FROM a local image); removed when the test ends. */
+async function buildImage(test: TestContext, image: string, dockerfile: string): Promise<void> {
+  await runDockerCli(['build', '-q', '-t', image, '-'], {
+    socketPath: context.socketPath,
+    input: dockerfile,
+  });
+  test.onTestFinished(async () => {
+    await engine
+      .getImage(image)
+      .remove({ force: true })
+      .catch(() => {});
+  });
+}
+
 /** Waits, asking only the engine, until the deadline has passed and nothing of the deployment runs. */
 async function expectStoppedByItself(deploymentId: string, expiresAt: Date): Promise<void> {
   expect((await containersOf(engine, deploymentId)).filter(isLive).length, 'workload running').toBe(1);
@@ -102,16 +116,7 @@ describe.concurrent('time to live on the engine', () => {
       `CMD ["sh", "-c", ${JSON.stringify(script)}]`,
       '',
     ].join('\n');
-    await runDockerCli(['build', '-q', '-t', image, '-'], {
-      socketPath: context.socketPath,
-      input: dockerfile,
-    });
-    test.onTestFinished(async () => {
-      await engine
-        .getImage(image)
-        .remove({ force: true })
-        .catch(() => {});
-    });
+    await buildImage(test, image, dockerfile);
     const graceful = tlsProvider({ stopGraceSeconds: 8 });
     const options = cleanUp(test, deployOptions({ ...hello(), image }));
     await graceful.deployInstance(options);
@@ -186,16 +191,7 @@ describe.concurrent('time to live on the engine', () => {
       'CMD ["uname"]',
       '',
     ].join('\n');
-    await runDockerCli(['build', '-q', '-t', image, '-'], {
-      socketPath: context.socketPath,
-      input: dockerfile,
-    });
-    test.onTestFinished(async () => {
-      await engine
-        .getImage(image)
-        .remove({ force: true })
-        .catch(() => {});
-    });
+    await buildImage(test, image, dockerfile);
     const options = cleanUp(test, deployOptions({ ...hello(), image }));
     await provider.deployInstance(options);
     await waitFor(async () => (await engineLog(options.deploymentId)).includes('hello listening'), {

@@ -6,10 +6,10 @@ const DEFAULT_RANGE: [number, number] = [32768, 60999];
 const DRAWS = 64;
 
 /**
- * A TCP port that nothing on this machine uses now. On Linux, one drawn from the ephemeral range
- * that no socket of this network namespace holds (read from /proc/net/tcp and tcp6: a quarter of a
- * few ms, where a probe `listen` costs 5 to 9 ms in Node). Elsewhere, or when /proc cannot be
- * read, the port a probe listener on `host` gets. Either way the port is free only until someone
+ * A TCP port that nothing on this machine listens on now. On Linux, one drawn from the ephemeral
+ * range that no listening socket of this network namespace holds (see portsInUse: about 2 ms a table,
+ * where a probe `listen` costs 5 to 9 ms in Node). Elsewhere, or when /proc cannot be read, the port
+ * a probe listener on `host` gets. Either way the port is free only until someone
  * binds it: callers lock it for themselves (see reservePort).
  */
 export async function findFreePort(host: string): Promise<number> {
