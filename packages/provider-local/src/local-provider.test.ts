@@ -84,11 +84,9 @@ describe('local provider', () => {
     await waitUntil(() => isPortOpen(record.port), 10_000);
     const response = await fetch(`${instance.endpoint}/health`);
     expect(response.status).toBe(200);
-    // Healthy once the supervisor has taken over, as the manager waits for; its output is recorded then.
     const healthy = async () =>
       (await provider.checkHealth({ deploymentId: 'hello-1', path: '/health' })).healthy;
     expect(await waitUntil(healthy, 10_000)).toBe(true);
-    expect(readInstanceRecord(stateDir, 'hello-1').supervisedAt).toBeGreaterThan(0);
     expect(await provider.getInstanceStatus({ deploymentId: 'hello-1' })).toMatchObject({
       state: 'running',
       endpoint: instance.endpoint,
@@ -202,7 +200,58 @@ describe('local provider', () => {
     }
   });
 
-  it('is not healthy until its supervisor has taken over, and stops without one', async () => {
+  it('is healthy before its supervisor has started, and logs wait for the supervisor', async () => {
+    const { provider, stateDir } = fixture;
+    await provider.deployInstance(fixture.options('early-1'));
+    const record = readInstanceRecord(stateDir, 'early-1');
+    expect(record.deadlineGuard).toBe('timeout');
+    // Held before it can record anything: the service's output waits in the pipe.
+    process.kill(record.supervisorPid, 'SIGSTOP');
+    try {
+      const healthy = async () =>
+        (await provider.checkHealth({ deploymentId: 'early-1', path: '/health' })).healthy;
+      expect(await waitUntil(healthy, 10_000)).toBe(true);
+      expect(readInstanceRecord(stateDir, 'early-1').supervisedAt).toBeUndefined();
+      const lines = collect(provider.logs({ deploymentId: 'early-1' }));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      process.kill(record.supervisorPid, 'SIGCONT');
+      expect((await lines).map((entry) => entry.message).join('\n')).toContain('hello listening');
+      expect(readInstanceRecord(stateDir, 'early-1').supervisedAt).toBeGreaterThan(0);
+    } finally {
+      process.kill(record.supervisorPid, 'SIGCONT');
+    }
+    await provider.terminateInstance({ deploymentId: 'early-1' });
+  });
+
+  it('waits for the supervisor when it alone holds the deadline', async () => {
+    const { provider, stateDir } = fixture;
+    const path = process.env.PATH;
+    process.env.PATH = '';
+    try {
+      await provider.deployInstance(fixture.options('guarded-1'));
+    } finally {
+      process.env.PATH = path;
+    }
+    const record = readInstanceRecord(stateDir, 'guarded-1');
+    expect(record.deadlineGuard).toBe('supervisor');
+    process.kill(record.supervisorPid, 'SIGSTOP');
+    try {
+      expect(await waitUntil(() => isPortOpen(record.port), 10_000)).toBe(true);
+      expect((await fetch(`${record.endpoint}/health`)).status).toBe(200);
+      expect(await provider.checkHealth({ deploymentId: 'guarded-1', path: '/health' })).toMatchObject({
+        healthy: false,
+        reason: expect.stringContaining('holds its deadline'),
+      });
+    } finally {
+      process.kill(record.supervisorPid, 'SIGCONT');
+    }
+    const healthy = async () =>
+      (await provider.checkHealth({ deploymentId: 'guarded-1', path: '/health' })).healthy;
+    expect(await waitUntil(healthy, 10_000)).toBe(true);
+    await provider.terminateInstance({ deploymentId: 'guarded-1' });
+  });
+
+  it('is not healthy without a supervisor, and stops without one', async () => {
     const { provider, stateDir } = fixture;
     await provider.deployInstance(fixture.options('unsupervised-1'));
     const record = readInstanceRecord(stateDir, 'unsupervised-1');

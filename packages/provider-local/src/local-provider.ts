@@ -70,7 +70,10 @@ const START_TIMEOUT_MS = 10_000;
  */
 const SERVICE_WRAPPER = 'echo "$$" > "$0"; trap : TERM INT HUP; "$@" 3>&-; echo "$?" >&3';
 const POLL_MS = 50;
+// How long logs() waits for a just-started supervisor to record the service's first output.
+const SUPERVISED_WAIT_MS = 5000;
 const PORT_ATTEMPTS = 20;
+const SUPERVISOR_NICENESS = 10;
 // Built, the supervisor sits beside this file in dist; from source (tests), Node runs the .ts itself.
 const SUPERVISOR_PATH = fileURLToPath(
   new URL(import.meta.url.endsWith('.ts') ? './supervisor.ts' : './supervisor.js', import.meta.url),
@@ -284,6 +287,12 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
         closeSync(stderr);
       }
       supervisor.on('error', () => {});
+      // Its start-up yields the CPU to the service's: nothing waits for it (see checkHealth).
+      if (supervisor.pid !== undefined && timeoutBinary) {
+        try {
+          os.setPriority(supervisor.pid, SUPERVISOR_NICENESS);
+        } catch {}
+      }
       if (supervisor.pid === undefined) {
         // Its group: the shell and whatever it started in this same turn.
         signalGroup(service.pid, undefined, 'SIGKILL');
@@ -389,6 +398,20 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
     };
   }
 
+  /**
+   * Waits (bounded) until the instance's supervisor has recorded what the service wrote before it ran,
+   * so that logs read right after a deploy show the service's first lines.
+   */
+  async function untilSupervised(deploymentId: string, signal: AbortSignal | undefined): Promise<void> {
+    const path = instancePaths(stateDir, deploymentId).state;
+    for (let attempt = 0; attempt < SUPERVISED_WAIT_MS / 10; attempt++) {
+      const record = await readRecord(path);
+      if (!record || record.supervisedAt !== undefined || record.status !== 'running') return;
+      if (!isProcessAlive(record.supervisorPid, record.supervisorStartTime)) return;
+      await sleep(10, undefined, { signal });
+    }
+  }
+
   function isLive(deploymentId: string): () => Promise<boolean> {
     return async () =>
       ['starting', 'running', 'stopping'].includes((await inspect(deploymentId)).status.state);
@@ -449,6 +472,7 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
       if (tail !== undefined && !(Number.isInteger(tail) && tail >= 0)) {
         throw new ValidationError({ path: 'tail', reason: 'must be a whole number, 0 or more' });
       }
+      await untilSupervised(deploymentId, options.signal);
       yield* readLogEntries(instancePaths(stateDir, deploymentId).logs, {
         ...options,
         isLive: isLive(deploymentId),
@@ -461,15 +485,19 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
         ? await readRecord(instancePaths(stateDir, deploymentId).state)
         : undefined;
       if (!record) return { healthy: false, reason: `instance ${deploymentId} not found` };
-      // Its output is recorded only once the supervisor runs: until then it is not deployed yet.
+      // The service's health does not wait for its supervisor's start-up (its output waits in the pipes,
+      // and logs() waits for the supervisor), unless the supervisor alone holds the deadline.
       if (record.supervisedAt === undefined) {
         const starting = isProcessAlive(record.supervisorPid, record.supervisorStartTime);
-        return {
-          healthy: false,
-          reason: starting
-            ? 'its supervisor is starting'
-            : `its supervisor did not start (see ${instancePaths(stateDir, deploymentId).supervisorLog})`,
-        };
+        if (!starting) {
+          return {
+            healthy: false,
+            reason: `its supervisor did not start (see ${instancePaths(stateDir, deploymentId).supervisorLog})`,
+          };
+        }
+        if (record.deadlineGuard === 'supervisor') {
+          return { healthy: false, reason: 'its supervisor, which holds its deadline, is starting' };
+        }
       }
       const result = await checkHttpHealth(record.endpoint, path, { timeoutMs, signal });
       throwIfAborted(signal);
