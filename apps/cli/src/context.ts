@@ -9,9 +9,6 @@ export interface GlobalOptions {
   yes: boolean;
 }
 
-/** Registers a command handler that resolves to an exit code. */
-export type Wrap = <T>(handler: (argv: T) => Promise<number>) => (argv: T) => void;
-
 /** What a command handler works with. */
 export interface CommandContext {
   json: boolean;

@@ -1,6 +1,5 @@
-import { createInterface } from 'node:readline/promises';
-import type { CommandModule } from 'yargs';
-import { createContext, type GlobalOptions, type Wrap } from '../context.js';
+import type { CommandSpec } from '../command-spec.js';
+import { createContext, type GlobalOptions } from '../context.js';
 import { EXIT, UsageError } from '../errors.js';
 
 interface ConfigureArgs extends GlobalOptions {
@@ -16,6 +15,7 @@ interface ConfigureArgs extends GlobalOptions {
 type Answers = Pick<ConfigureArgs, 'target' | 'provider' | 'region' | 'credentials-env' | 'set-default'>;
 
 async function ask(providerTypes: readonly string[]): Promise<Answers> {
+  const { createInterface } = await import('node:readline/promises');
   const readline = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const provider = (await readline.question(`provider (${providerTypes.join(', ')}): `)).trim();
@@ -31,68 +31,68 @@ async function ask(providerTypes: readonly string[]): Promise<Answers> {
   }
 }
 
-export function configureCommand(wrap: Wrap): CommandModule<GlobalOptions, ConfigureArgs> {
-  return {
-    command: 'configure',
-    describe: 'Add or change a target in cloud.toml (asks when run without flags)',
-    builder: (yargs) =>
-      yargs
-        .option('target', { type: 'string', describe: 'Target name (default: the provider name)' })
-        .option('provider', { type: 'string', describe: 'Provider type of the target' })
-        .option('region', { type: 'string', describe: 'Default region' })
-        .option('credentials-file', { type: 'string', describe: 'Read credentials from this file' })
-        .option('credentials-env', {
-          type: 'string',
-          describe: 'Read credentials from variables with this prefix',
-        })
-        .option('credentials-command', { type: 'string', describe: 'Run this command to get credentials' })
-        .option('set-default', { type: 'boolean', describe: 'Make this the default target' })
-        .conflicts('credentials-file', ['credentials-env', 'credentials-command'])
-        .conflicts('credentials-env', 'credentials-command'),
-    handler: wrap(async (argv: ConfigureArgs) => {
-      const context = createContext(argv);
-      const { PROVIDER_TYPES, resolvePaths, writeTarget } = await import('@bp/manager');
-      let answers: ConfigureArgs | Answers = argv;
-      if (!argv.provider && !argv.target) {
-        if (!context.interactive) {
-          throw new UsageError(
-            'configure: pass --provider (and --target NAME), or run it in a terminal to be asked',
-          );
-        }
-        answers = await ask(PROVIDER_TYPES);
-      }
-      const paths = resolvePaths();
-      const { loadCloudConfig } = await import('@bp/manager');
-      const existing = answers.target
-        ? (await loadCloudConfig(paths.cloudConfig)).targets?.[answers.target]
-        : undefined;
-      const provider = answers.provider ?? existing?.type;
-      if (!provider) throw new UsageError('configure: --provider is required for a new target');
-      if (!(PROVIDER_TYPES as readonly string[]).includes(provider)) {
+export const configureCommand: CommandSpec<ConfigureArgs> = {
+  command: 'configure',
+  describe: 'Add or change a target in cloud.toml (asks when run without flags)',
+  options: {
+    target: { type: 'string', describe: 'Target name (default: the provider name)' },
+    provider: { type: 'string', describe: 'Provider type of the target' },
+    region: { type: 'string', describe: 'Default region' },
+    'credentials-file': { type: 'string', describe: 'Read credentials from this file' },
+    'credentials-env': {
+      type: 'string',
+      describe: 'Read credentials from variables with this prefix',
+    },
+    'credentials-command': { type: 'string', describe: 'Run this command to get credentials' },
+    'set-default': { type: 'boolean', describe: 'Make this the default target' },
+  },
+  conflicts: [
+    ['credentials-file', ['credentials-env', 'credentials-command']],
+    ['credentials-env', 'credentials-command'],
+  ],
+  run: async (argv) => {
+    const context = createContext(argv);
+    const { PROVIDER_TYPES, resolvePaths, writeTarget } = await import('@bp/manager');
+    let answers: ConfigureArgs | Answers = argv;
+    if (!argv.provider && !argv.target) {
+      if (!context.interactive) {
         throw new UsageError(
-          `configure: --provider: unknown provider '${provider}' (known: ${PROVIDER_TYPES.join(', ')})`,
+          'configure: pass --provider (and --target NAME), or run it in a terminal to be asked',
         );
       }
-      const credentials = argv['credentials-file']
-        ? ({ type: 'file', path: argv['credentials-file'] } as const)
-        : answers['credentials-env']
-          ? ({ type: 'env', prefix: answers['credentials-env'] } as const)
-          : argv['credentials-command']
-            ? ({ type: 'command', cmd: argv['credentials-command'] } as const)
-            : undefined;
-      const name = answers.target ?? provider;
-      const config = await writeTarget(paths.cloudConfig, {
-        name,
-        type: provider as (typeof PROVIDER_TYPES)[number],
-        region: answers.region,
-        credentials,
-        setDefault: answers['set-default'],
-      });
-      context.print(
-        { file: paths.cloudConfig, target: name, ...config },
-        () => `wrote target '${name}' to ${paths.cloudConfig}`,
+      answers = await ask(PROVIDER_TYPES);
+    }
+    const paths = resolvePaths();
+    const { loadCloudConfig } = await import('@bp/manager');
+    const existing = answers.target
+      ? (await loadCloudConfig(paths.cloudConfig)).targets?.[answers.target]
+      : undefined;
+    const provider = answers.provider ?? existing?.type;
+    if (!provider) throw new UsageError('configure: --provider is required for a new target');
+    if (!(PROVIDER_TYPES as readonly string[]).includes(provider)) {
+      throw new UsageError(
+        `configure: --provider: unknown provider '${provider}' (known: ${PROVIDER_TYPES.join(', ')})`,
       );
-      return EXIT.ok;
-    }),
-  };
-}
+    }
+    const credentials = argv['credentials-file']
+      ? ({ type: 'file', path: argv['credentials-file'] } as const)
+      : answers['credentials-env']
+        ? ({ type: 'env', prefix: answers['credentials-env'] } as const)
+        : argv['credentials-command']
+          ? ({ type: 'command', cmd: argv['credentials-command'] } as const)
+          : undefined;
+    const name = answers.target ?? provider;
+    const config = await writeTarget(paths.cloudConfig, {
+      name,
+      type: provider as (typeof PROVIDER_TYPES)[number],
+      region: answers.region,
+      credentials,
+      setDefault: answers['set-default'],
+    });
+    context.print(
+      { file: paths.cloudConfig, target: name, ...config },
+      () => `wrote target '${name}' to ${paths.cloudConfig}`,
+    );
+    return EXIT.ok;
+  },
+};
