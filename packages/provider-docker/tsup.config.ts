@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { defineConfig, type Options } from 'tsup';
 import { libraryBuild, requireBundle } from '../../scripts/tsup-presets.js';
 
@@ -29,6 +30,25 @@ const leaveOut: NonNullable<Options['esbuildPlugins']>[number] = {
           : `const fail = () => { throw new Error(${JSON.stringify(`bp's Docker client does not include ${args.path} (${LEFT_OUT[args.path]})`)}); };
 module.exports = new Proxy({}, { get: () => new Proxy(fail, { construct: fail, apply: fail }) });`,
     }));
+  },
+};
+
+/**
+ * docker-modem formats every request's options with `util.inspect` (hidden properties, unlimited depth:
+ * the HTTP agent and all it holds) to hand them to its debug log, which bp turns off (above): about 5 ms
+ * a request. The bundle leaves the call out; the build fails if docker-modem changes that code.
+ */
+const noRequestInspect: NonNullable<Options['esbuildPlugins']>[number] = {
+  name: 'bp-no-request-inspect',
+  setup(build) {
+    build.onLoad({ filter: /docker-modem[\\/]lib[\\/]modem\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const call = /debug\('Sending: %s', util\.inspect\(options, \{\s*showHidden: true,\s*depth: null\s*\}\)\);/;
+      if (!call.test(source)) {
+        throw new Error(`${args.path}: docker-modem's request logging changed; update bp-no-request-inspect`);
+      }
+      return { contents: source.replace(call, ''), loader: 'js' };
+    });
   },
 };
 
@@ -68,7 +88,7 @@ export default defineConfig([
   libraryBuild({ clean: false }),
   requireBundle('src/dockerode-runtime.ts', {
     noExternal: [/.*/],
-    esbuildPlugins: [leaveOut, lazyBuiltins],
+    esbuildPlugins: [leaveOut, lazyBuiltins, noRequestInspect],
     // docker-modem's one stream class works on Node's own streams; the userland copy is ~70 KB more.
     esbuildOptions(options) {
       options.alias = { 'readable-stream': 'node:stream' };
