@@ -222,7 +222,7 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
       });
       if (container && limitStorage) storageLimits = true;
       container ??= await createWorkload(false);
-      if (container.created) created.push(container.container.id);
+      if (container.created) created.push(container.id);
       if (resources.storageGb > 0 && storageLimits === false) {
         warnings.push({
           setting: 'resources.storageGb',
@@ -236,8 +236,8 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
           ? `starting ${workloadName(deploymentId)}`
           : `instance ${deploymentId} already exists`,
       });
-      await engine.start(container.container, redact);
-      const inspected = await engine.inspect(container.container.id);
+      await engine.start(container.id, redact);
+      const inspected = await engine.inspect(container.id);
       if (!inspected) {
         throw new ProviderCallError({
           provider: PROVIDER,

@@ -10,6 +10,7 @@ import {
 import type Dockerode from 'dockerode';
 import { toolsFillOptions, toolsReadyName, toolsVolumeName } from './deadline-wrapper.js';
 import { type DockerTarget, dockerOptionsFor } from './docker-connection.js';
+import { type EngineAddress, type EngineRequest, engineRequest, pathPart } from './engine-http.js';
 import {
   type DockerErrorContext,
   isConflict,
@@ -60,16 +61,34 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
     return call('connect', async () => new Docker(options));
   });
 
-  /** The client and the engine's info (read once; about 20 ms, so deploys ask it alongside other calls). */
+  /** Where the engine answers without TLS (its socket, or plain TCP on loopback): engine-http.ts's calls. */
+  const plainAddress: EngineAddress | undefined = injected
+    ? undefined
+    : target.socketPath
+      ? { socketPath: target.socketPath }
+      : !target.tls && target.hostname !== undefined && target.port !== undefined
+        ? { host: target.hostname, port: target.port }
+        : undefined;
+
+  /**
+   * One JSON call of the Engine API, its errors unmapped (wrap it in `call`): straight onto a plain
+   * connection, else through dockerode's modem.
+   */
+  async function send<T>(request: EngineRequest): Promise<T> {
+    return (
+      plainAddress ? await engineRequest(plainAddress, request) : await dial(await client(), request)
+    ) as T;
+  }
+
+  /** The engine's info (read once; deploys ask it alongside other calls) and its clock's offset from ours. */
   const connect = onceUnlessFailed(async () => {
-    const docker = await client();
     const asked = Date.now();
-    const info = (await call('info', () => docker.info())) as EngineInfo;
+    const info = await call('info', () => send<EngineInfo>({ method: 'GET', path: '/info' }));
     const answered = Date.now();
     // The engine's clock minus ours, from the midpoint of the call; 0 when the engine does not say.
     const engineTime = Date.parse(info.SystemTime ?? '');
     const clockOffsetMs = Number.isFinite(engineTime) ? engineTime - (asked + answered) / 2 : 0;
-    return { docker, info, clockOffsetMs };
+    return { info, clockOffsetMs };
   });
 
   /** Ignores the listed engine answers (404 gone, 304 unchanged, 409 conflict) and rethrows the rest. */
@@ -82,10 +101,14 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
 
   /** The container's inspect, or undefined when the engine has none by that name or id. */
   async function inspect(name: string, signal?: AbortSignal) {
-    const docker = await client();
     return call(
       'inspect container',
-      () => docker.getContainer(name).inspect({ abortSignal: signal }).catch(tolerating(isMissing)),
+      () =>
+        send<Dockerode.ContainerInspectInfo>({
+          method: 'GET',
+          path: `/containers/${pathPart(name)}/json`,
+          signal,
+        }).catch(tolerating(isMissing)),
       { container: name },
     );
   }
@@ -95,11 +118,14 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
     image: string,
     context: Partial<DockerErrorContext> = {},
   ): Promise<Dockerode.ImageInspectInfo | undefined> {
-    const docker = await client();
-    return call('inspect image', () => docker.getImage(image).inspect().catch(tolerating(isMissing)), {
-      image,
-      ...context,
-    });
+    return call(
+      'inspect image',
+      () =>
+        send<Dockerode.ImageInspectInfo>({ method: 'GET', path: `/images/${pathPart(image)}/json` }).catch(
+          tolerating(isMissing),
+        ),
+      { image, ...context },
+    );
   }
 
   return {
@@ -130,7 +156,6 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
         onProgress?: DeployOptionsV1['onProgress'];
       },
     ): Promise<Dockerode.ImageInspectInfo> {
-      const docker = await client();
       const context = { image, imageSetting: options.setting, redact: options.redact };
       const inspectImage = () => findImage(image, context);
       if (options.pull === 'missing') {
@@ -141,6 +166,7 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
       options.onProgress?.({ step: 'pull', message: `pulling ${image}` });
       const authconfig = await registryAuthFor(image, options.registryAuth);
       if (authconfig) options.redact.push(authconfig.password);
+      const docker = await client();
       await call(
         'pull',
         async () => {
@@ -172,7 +198,6 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
       image: Dockerode.ImageInspectInfo,
       options: { redact: string[] },
     ): Promise<string> {
-      const docker = await client();
       const volume = toolsVolumeName(image.Id);
       const context = {
         image: image.RepoTags?.[0] ?? image.Id,
@@ -182,13 +207,14 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
       const ready = await call(
         'inspect volume',
         () =>
-          docker
-            .getVolume(toolsReadyName(volume))
-            .inspect()
-            .then(() => true, tolerating(isMissing)),
+          send({ method: 'GET', path: `/volumes/${pathPart(toolsReadyName(volume))}` }).then(
+            () => true,
+            tolerating(isMissing),
+          ),
         context,
       );
       if (ready) return volume;
+      const docker = await client();
       const labels = { [TAG_LABELS.managedBy]: 'bp', [ROLE_LABEL]: 'deadline-tools' };
       // Creating a volume that exists returns it: concurrent first deploys fill it side by side.
       await call('create volume', () => docker.createVolume({ Name: volume, Labels: labels }), context);
@@ -218,25 +244,34 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
     },
 
     /** Creates the container unless one of this deployment holds its name; `created` says which. */
-    async createOnce(deploymentId: string, options: Dockerode.ContainerCreateOptions, redact: string[]) {
-      const docker = await client();
-      const name = options.name!;
+    async createOnce(
+      deploymentId: string,
+      options: Dockerode.ContainerCreateOptions,
+      redact: string[],
+    ): Promise<{ id: string; created: boolean }> {
+      const { name, ...body } = options;
       const context = { container: name, image: options.Image, redact };
       for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
         try {
-          return { container: await docker.createContainer(options), created: true };
+          const answer = await send<{ Id: string }>({
+            method: 'POST',
+            path: '/containers/create',
+            query: { name: name! },
+            body,
+          });
+          return { id: answer.Id, created: true };
         } catch (error) {
           if (!isConflict(error))
             throw mapDockerError(error, { operation: 'create container', target, ...context });
         }
-        const existing = await inspect(name);
+        const existing = await inspect(name!);
         if (existing && existing.Config.Labels?.[TAG_LABELS.deployment] !== deploymentId) {
           throw new ValidationError({
             path: 'deploymentId',
             reason: `a container named ${name} exists on ${target.description} that bp did not create for ${deploymentId}`,
           });
         }
-        if (existing) return { container: docker.getContainer(existing.Id), created: false };
+        if (existing) return { id: existing.Id, created: false };
         await sleep(50);
       }
       throw new ProviderCallError({
@@ -248,11 +283,15 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
     },
 
     /** Starts the container; one that already runs is fine. */
-    async start(container: Dockerode.Container, redact: string[]): Promise<void> {
-      await call('start container', () => container.start().catch(tolerating(isNotModified)), {
-        container: container.id,
-        redact,
-      });
+    async start(id: string, redact: string[]): Promise<void> {
+      await call(
+        'start container',
+        () =>
+          send({ method: 'POST', path: `/containers/${pathPart(id)}/start` }).catch(
+            tolerating(isNotModified),
+          ),
+        { container: id, redact },
+      );
     },
 
     /** Stops (SIGTERM, then SIGKILL after the grace) when asked, then removes; gone or going counts as done. */
@@ -280,6 +319,32 @@ function onceUnlessFailed<T>(work: () => Promise<T>): () => Promise<T> {
     });
     return attempt;
   };
+}
+
+/** `request` through dockerode's own modem (TLS engines, an injected client); its errors are dockerode's. */
+function dial(docker: Dockerode, request: EngineRequest): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    docker.modem.dial(
+      {
+        // The modem adds `_query` as the query string only to a path with a `?`; `_body` is a POST's JSON.
+        path: request.query ? `${request.path}?` : request.path,
+        method: request.method,
+        options: { _query: request.query ?? {}, _body: request.body ?? {} },
+        statusCodes: {
+          200: true,
+          201: true,
+          204: true,
+          304: 'not modified',
+          400: 'bad parameter',
+          404: 'no such object',
+          409: 'conflict',
+          500: 'server error',
+        },
+        abortSignal: request.signal,
+      },
+      (error: unknown, data: unknown) => (error ? reject(error) : resolve(data)),
+    );
+  });
 }
 
 /**
