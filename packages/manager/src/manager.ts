@@ -595,49 +595,68 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       at: new Date(),
     }));
 
-    // Price every candidate and refuse what cannot work before anything is created.
-    const viable: Candidate[] = [];
+    // Candidates in the plan's order, each priced (and refused if it cannot work) when it is reached, and
+    // always before anything is created on it: a deploy whose first choice works loads no other provider.
+    // A group chosen by price is priced whole, to sort it.
+    const pending = plan.groups.map((group) => ({ ...group, targets: [...group.targets] }));
+    const tried = new Set<string>();
+    const sorted: Candidate[] = [];
     const refusals: unknown[] = [];
-    for (const group of plan.groups) {
-      const priced: Candidate[] = [];
-      for (const targetName of group.targets) {
-        if (viable.some((candidate) => candidate.target === targetName)) continue;
-        try {
-          priced.push(
-            await priceCandidate(
-              targetName,
-              { workload, resources: resourceRequest, blueprintFile: blueprint.file },
-              {
-                region: request.region,
-                durationHours,
-                maxHourly,
-                expiresAt,
-                budget,
-                signal,
-              },
-            ),
-          );
-        } catch (error) {
-          if (
-            AbortedError.isInstance(error) ||
-            (ValidationError.isInstance(error) && plan.basis === 'explicit')
-          ) {
-            throw error;
-          }
-          refusals.push(error);
-          attempts.push({
-            target: targetName,
-            provider: providerTypeOf(error, targetName),
-            outcome: attemptOutcome(error),
-            reason: describeError(error),
-            at: new Date(),
-          });
+    const price = async (targetName: string): Promise<Candidate | undefined> => {
+      try {
+        return await priceCandidate(
+          targetName,
+          { workload, resources: resourceRequest, blueprintFile: blueprint.file },
+          { region: request.region, durationHours, maxHourly, expiresAt, budget, signal },
+        );
+      } catch (error) {
+        if (
+          AbortedError.isInstance(error) ||
+          (ValidationError.isInstance(error) && plan.basis === 'explicit')
+        ) {
+          throw error;
         }
+        refusals.push(error);
+        attempts.push({
+          target: targetName,
+          provider: providerTypeOf(error, targetName),
+          outcome: attemptOutcome(error),
+          reason: describeError(error),
+          at: new Date(),
+        });
+        return undefined;
       }
-      if (group.byPrice) priced.sort((left, right) => left.estimate.hourlyUsd - right.estimate.hourlyUsd);
-      viable.push(...priced);
-    }
-    if (viable.length === 0) {
+    };
+    const nextCandidate = async (): Promise<Candidate | undefined> => {
+      for (;;) {
+        const ready = sorted.shift();
+        if (ready) return ready;
+        const group = pending[0];
+        if (!group) return undefined;
+        if (group.byPrice) {
+          pending.shift();
+          for (const targetName of group.targets.filter((name) => !tried.has(name))) {
+            tried.add(targetName);
+            const candidate = await price(targetName);
+            if (candidate) sorted.push(candidate);
+          }
+          sorted.sort((left, right) => left.estimate.hourlyUsd - right.estimate.hourlyUsd);
+          continue;
+        }
+        const targetName = group.targets.shift();
+        if (targetName === undefined) {
+          pending.shift();
+          continue;
+        }
+        if (tried.has(targetName)) continue;
+        tried.add(targetName);
+        const candidate = await price(targetName);
+        if (candidate) return candidate;
+      }
+    };
+
+    const first = await nextCandidate();
+    if (!first) {
       // The most telling refusal: a budget one (exit 4) if any, else the first.
       throw (
         refusals.find((error) => BudgetExceededError.isInstance(error)) ??
@@ -648,7 +667,6 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       );
     }
     const spec = { workload, resources: resourceRequest, secretNames: Object.keys(secrets) };
-    const first = viable[0]!;
     if (request.dryRun) {
       return {
         name,
@@ -674,12 +692,13 @@ export function createManager(settings: ManagerSettings = {}): Manager {
       blueprintDir,
       hourlyUsd: first.estimate.hourlyUsd,
       expiresAt,
-      attempts,
+      attempts: [...attempts],
     });
     const tags = deploymentTags({ deploymentId: record.id, expiresAt, owner: tracker.installationId });
     record = await tracker.update(record.id, { tags });
     record = await tracker.transition(record.id, 'provisioning', { from: ['pending'], actor });
-    for (const [index, candidate] of viable.entries()) {
+    attempts.length = 0;
+    for (let candidate = first, index = 0; ; index++) {
       const { provider } = candidate;
       if (index > 0) {
         record = await tracker.update(record.id, {
@@ -742,11 +761,11 @@ export function createManager(settings: ManagerSettings = {}): Manager {
         await waitHealthy(provider, record, candidate.workload.healthPath, waitTimeoutMs, signal);
         break;
       } catch (error) {
-        const failover =
-          !created &&
-          FAILOVER_CODES.has(BpError.isInstance(error) ? error.code : '') &&
-          index < viable.length - 1;
-        if (!failover) {
+        const next =
+          !created && FAILOVER_CODES.has(BpError.isInstance(error) ? error.code : '')
+            ? await nextCandidate().catch(() => undefined)
+            : undefined;
+        if (!next) {
           await undoFailedDeploy(provider, record, error, created);
           throw error;
         }
@@ -768,8 +787,11 @@ export function createManager(settings: ManagerSettings = {}): Manager {
               reason: describeError(error),
               at: new Date(),
             },
+            // Targets refused while finding this next one.
+            ...attempts.splice(0),
           ],
         });
+        candidate = next;
       }
     }
     record = await tracker.transition(record.id, 'running', { from: ['provisioning'], actor });

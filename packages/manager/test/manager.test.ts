@@ -359,6 +359,43 @@ describe('choosing and failing over', () => {
     expect(record.attempts.at(-1)).toMatchObject({ target: 'mid', outcome: 'ok' });
   });
 
+  it('prices a target of an ordered list only when it is reached', async () => {
+    const priced: string[] = [];
+    const counting = (provider: RemoteProviderV1) => {
+      const estimate = provider.estimateCost.bind(provider);
+      provider.estimateCost = async (options) => {
+        priced.push(provider.provider);
+        return estimate(options);
+      };
+      return provider;
+    };
+    const full = counting(
+      failingProvider('full', 0.1, () => new CapacityError({ message: 'no capacity', provider: 'full' })),
+    );
+    const manager = createManager({
+      paths: resolvePaths({ BP_HOME: mkdtempSync(join(root, 'ordered-')) }),
+      providers: [full, counting(pricedLocal('first', 0.05)), counting(pricedLocal('second', 0.2))],
+      config: { policy: { cost_optimized: ['first', 'second'] } },
+    });
+    managers.push(manager);
+    await manager.deploy({ blueprintDir: HELLO, ttl: '10m' });
+    expect(priced).toEqual(['first']);
+
+    priced.length = 0;
+    const failingOver = createManager({
+      paths: resolvePaths({ BP_HOME: mkdtempSync(join(root, 'ordered-failover-')) }),
+      providers: [full, counting(pricedLocal('second', 0.2))],
+      config: { policy: { cost_optimized: ['full', 'second'] } },
+    });
+    managers.push(failingOver);
+    const record = await failingOver.deploy({ blueprintDir: HELLO, ttl: '10m' });
+    expect(priced).toEqual(['full', 'second']);
+    expect(record.attempts.map((attempt) => [attempt.target, attempt.outcome])).toEqual([
+      ['full', 'capacity'],
+      ['second', 'ok'],
+    ]);
+  });
+
   it('refuses with a budget error (nothing created) when every candidate is over the limit', async () => {
     const dear = failingProvider('dear', 3, () => new Error('must not be called'));
     const manager = newManager({
