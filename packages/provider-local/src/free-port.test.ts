@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { findFreePort, portsInUse } from './free-port.js';
+import { findFreePort, portsInUse, scanPortsInUse } from './free-port.js';
 
 function listen(port = 0): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -18,6 +18,9 @@ describe('free ports', () => {
       try {
         const { port } = server.address() as { port: number };
         expect(portsInUse()?.has(port)).toBe(true);
+        expect((await scanPortsInUse())?.has(port)).toBe(true);
+        // Both readers see the same listening sockets (on both tables: a server on [::] is in tcp6 only).
+        expect([...((await scanPortsInUse()) ?? [])].sort()).toEqual([...(portsInUse() ?? [])].sort());
       } finally {
         server.close();
       }

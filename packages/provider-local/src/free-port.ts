@@ -1,4 +1,5 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 
 /** The ephemeral range most Linux systems use, when /proc does not say. */
@@ -12,8 +13,8 @@ const DRAWS = 64;
  * a probe listener on `host` gets. Either way the port is free only until someone
  * binds it: callers lock it for themselves (see reservePort).
  */
-export async function findFreePort(host: string): Promise<number> {
-  const used = portsInUse();
+export async function findFreePort(host: string, scanned?: Set<number>): Promise<number> {
+  const used = scanned ?? portsInUse();
   if (used) {
     const [low, high] = ephemeralRange();
     for (let draw = 0; draw < DRAWS; draw++) {
@@ -34,13 +35,41 @@ export async function findFreePort(host: string): Promise<number> {
 export function portsInUse(): Set<number> | undefined {
   const used = new Set<number>();
   let readAny = false;
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+  for (const table of TABLES) {
     const found = listeningPorts(table, used);
     readAny ||= found;
   }
   return readAny ? used : undefined;
 }
 
+/**
+ * portsInUse, read on the thread pool (the kernel's time goes to another core): a caller starts it,
+ * does other work, then draws from it.
+ */
+export async function scanPortsInUse(): Promise<Set<number> | undefined> {
+  const used = new Set<number>();
+  const found = await Promise.all(
+    TABLES.map(async (table) => {
+      const file = await open(table, 'r').catch(() => undefined);
+      if (!file) return false;
+      try {
+        const rows = listeningRows(used);
+        const buffer = Buffer.alloc(CHUNK);
+        for (;;) {
+          const { bytesRead } = await file.read(buffer, 0, CHUNK, null);
+          if (bytesRead === 0 || !rows.add(buffer.toString('latin1', 0, bytesRead))) return true;
+        }
+      } catch {
+        return false;
+      } finally {
+        await file.close();
+      }
+    }),
+  );
+  return found.some(Boolean) ? used : undefined;
+}
+
+const TABLES = ['/proc/net/tcp', '/proc/net/tcp6'];
 const CHUNK = 16 * 1024;
 const LISTEN = '0A';
 
@@ -53,13 +82,29 @@ function listeningPorts(table: string, used: Set<number>): boolean {
     return false;
   }
   try {
+    const rows = listeningRows(used);
     const buffer = Buffer.alloc(CHUNK);
-    let pending = '';
-    let header = true;
     for (;;) {
       const read = readSync(fd, buffer, 0, CHUNK, null);
-      if (read === 0) return true;
-      const lines = (pending + buffer.toString('latin1', 0, read)).split('\n');
+      if (read === 0 || !rows.add(buffer.toString('latin1', 0, read))) return true;
+    }
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A reader of one table's text, piece by piece: `add` records the listening rows' ports in `used` and
+ * returns false at the first row that is not listening (the rest is not needed).
+ */
+function listeningRows(used: Set<number>): { add(text: string): boolean } {
+  let pending = '';
+  let header = true;
+  return {
+    add(text) {
+      const lines = (pending + text).split('\n');
       pending = lines.pop() ?? '';
       for (const line of lines) {
         if (header) {
@@ -68,17 +113,14 @@ function listeningPorts(table: string, used: Set<number>): boolean {
         }
         // "  0: 0100007F:1F90 00000000:0000 0A ...": local address (port in hex), remote address, state.
         const fields = line.trim().split(' ').filter(Boolean);
-        if (fields[3] !== LISTEN) return true;
+        if (fields[3] !== LISTEN) return false;
         const local = fields[1] ?? '';
         const port = Number.parseInt(local.slice(local.lastIndexOf(':') + 1), 16);
         if (Number.isInteger(port)) used.add(port);
       }
-    }
-  } catch {
-    return false;
-  } finally {
-    closeSync(fd);
-  }
+      return true;
+    },
+  };
 }
 
 function ephemeralRange(): [number, number] {
