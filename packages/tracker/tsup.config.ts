@@ -1,7 +1,4 @@
 import { defineConfig } from 'tsup';
-import { libraryBuild, requireBundle } from '../../scripts/tsup-presets.js';
+import { libraryBuild } from '../../scripts/tsup-presets.js';
 
-export default defineConfig([
-  libraryBuild({ clean: false }),
-  requireBundle('src/better-sqlite3-runtime.ts', { noExternal: [/.*/] }),
-]);
+export default defineConfig(libraryBuild());

@@ -1,7 +1,6 @@
 import { rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HELLO, httpGet, processesOf, runBp, tempHome, waitUntil } from './helpers.js';
 
@@ -11,15 +10,9 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-// The tracker's own SQLite driver, to lose a record the way a lost or damaged state would.
-const Database = createRequire(
-  fileURLToPath(new URL('../../../packages/tracker/package.json', import.meta.url)),
-)('better-sqlite3') as new (
-  file: string,
-) => { prepare(sql: string): { run(...values: unknown[]): unknown }; close(): void };
-
 function forgetRecord(id: string): void {
-  const database = new Database(join(home, 'state.db'));
+  // Node's SQLite, as the tracker's own: to lose a record the way a lost or damaged state would.
+  const database = new DatabaseSync(join(home, 'state.db'));
   database.prepare('DELETE FROM audit WHERE deployment_id = ?').run(id);
   database.prepare('DELETE FROM deployments WHERE id = ?').run(id);
   database.close();

@@ -30,7 +30,7 @@ describe('startup', () => {
     const modules = await loadedModules(['--help']);
     expect(modules.some((url) => url.endsWith('/apps/cli/dist/main.js'))).toBe(true);
     expect(modules.filter((url) => CLOUD_SDKS.test(url))).toEqual([]);
-    expect(modules.filter((url) => url.includes('better-sqlite3'))).toEqual([]);
+    expect(modules.filter((url) => url.includes('/packages/tracker/'))).toEqual([]);
   });
 
   it('bp status without a database answers without making one', async () => {
@@ -49,7 +49,7 @@ describe('startup', () => {
     // An empty file is an empty SQLite database: status opens it.
     writeFileSync(join(home, 'state.db'), '');
     const modules = await loadedModules(['status']);
-    expect(modules.some((url) => url.includes('better-sqlite3'))).toBe(true);
+    expect(modules.some((url) => url.includes('/packages/tracker/'))).toBe(true);
     expect(modules.filter((url) => CLOUD_SDKS.test(url))).toEqual([]);
   });
 

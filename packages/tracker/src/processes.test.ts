@@ -5,9 +5,9 @@ import { once } from 'node:events';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openTracker } from './index.js';
 
@@ -94,9 +94,9 @@ describe('across processes', () => {
     } finally {
       await store.close();
     }
-    const database = new Database(path, { readonly: true });
+    const database = new DatabaseSync(path, { readOnly: true });
     // One creation row per record, one claim and one move per worker record.
-    expect(database.prepare('SELECT count(*) FROM audit').pluck().get()).toBe(workers * 25 * 2 + 2);
+    expect(database.prepare('SELECT count(*) AS n FROM audit').get()).toEqual({ n: workers * 25 * 2 + 2 });
     database.close();
   });
 
@@ -118,10 +118,10 @@ describe('across processes', () => {
       await once(child, 'exit');
     }
 
-    const database = new Database(path);
-    expect(database.pragma('integrity_check', { simple: true })).toBe('ok');
-    expect(database.pragma('foreign_key_check')).toEqual([]);
-    const records = database.prepare('SELECT count(*) FROM deployments').pluck().get() as number;
+    const database = new DatabaseSync(path);
+    expect(database.prepare('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' });
+    expect(database.prepare('PRAGMA foreign_key_check').all()).toEqual([]);
+    const records = (database.prepare('SELECT count(*) AS n FROM deployments').get() as { n: number }).n;
     expect(records).toBeGreaterThan(60);
     const mismatched = database
       .prepare(
