@@ -43,7 +43,8 @@ const noRequestInspect: NonNullable<Options['esbuildPlugins']>[number] = {
   setup(build) {
     build.onLoad({ filter: /docker-modem[\\/]lib[\\/]modem\.js$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
-      const call = /debug\('Sending: %s', util\.inspect\(options, \{\s*showHidden: true,\s*depth: null\s*\}\)\);/;
+      const call =
+        /debug\('Sending: %s', util\.inspect\(options, \{\s*showHidden: true,\s*depth: null\s*\}\)\);/;
       if (!call.test(source)) {
         throw new Error(`${args.path}: docker-modem's request logging changed; update bp-no-request-inspect`);
       }

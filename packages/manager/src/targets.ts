@@ -168,7 +168,8 @@ export async function createProviderForTarget(
   }
   if (target.type === 'docker') {
     const { createDockerProvider } = await import('@bp/provider-docker');
-    return createDockerProvider(dockerSettings(target));
+    // What a deploy learns of the engine's info, for the deploys of the next hour (see its cacheDir).
+    return createDockerProvider({ ...dockerSettings(target), cacheDir: join(context.stateDir, 'cache') });
   }
   if (target.type === 'ssh') {
     const { createSshProvider } = await import('@bp/provider-ssh');

@@ -1,5 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AbortedError,
@@ -26,6 +27,13 @@ import { checkDeployOptions, isDeploymentId } from './deploy-options.js';
 import { type DockerTarget, type DockerTlsSettings, resolveDockerTarget } from './docker-connection.js';
 import { readDockerLogs } from './docker-logs.js';
 import { createEngineClient } from './engine-client.js';
+import {
+  clockAgrees,
+  ENGINE_FACTS_FILE,
+  type EngineFacts,
+  readEngineFacts,
+  writeEngineFacts,
+} from './engine-facts.js';
 import { mapDockerError } from './map-docker-error.js';
 import type { RegistryCredentials } from './registry-auth.js';
 import {
@@ -59,6 +67,12 @@ export interface DockerProviderSettings {
   stopGraceSeconds?: number;
   /** A dockerode client to use as is; `host`, `tls` and `socketPath` are then ignored. */
   docker?: Dockerode;
+  /**
+   * A directory where what a deploy learns of the engine's info (CPUs, memory, OS, storage driver, clock
+   * offset) is kept for an hour, so that later deploys need not wait for that call (see deploy). bp
+   * passes `$BP_STATE/cache`. Default: none (every deploy asks).
+   */
+  cacheDir?: string;
 }
 
 /** The v1 provider plus what only a Docker engine offers. */
@@ -122,6 +136,23 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
     return info.Driver === 'overlay2' && backing !== undefined && backing !== 'xfs' ? false : undefined;
   }
 
+  const factsFile = settings.cacheDir === undefined ? undefined : join(settings.cacheDir, ENGINE_FACTS_FILE);
+
+  /** The engine's info as a deploy needs it, asked now. */
+  async function askFacts(): Promise<EngineFacts> {
+    const measuredAt = Date.now();
+    const { info, clockOffsetMs } = await engine.connect();
+    return {
+      ncpu: info.NCPU,
+      memTotal: info.MemTotal,
+      osType: info.OSType,
+      driver: info.Driver,
+      storageLimits: storageLimitsPossible(info),
+      clockOffsetMs,
+      measuredAt,
+    };
+  }
+
   async function deploy(options: DeployOptionsV1, warnings: WarningV1[]): Promise<RemoteInstanceV1> {
     const { deploymentId, signal, onProgress, workload, resources } = options;
     // Values that must never surface in an error message.
@@ -135,34 +166,46 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
         : engine.findImage(toolsImage, { imageSetting: 'ttlSidecarImage', redact }),
     ]);
     lookups.catch(() => {});
-    const { info, clockOffsetMs } = await engine.connect().catch((error: unknown) => {
-      throw markChangedNothing(error);
-    });
+    // What an earlier deploy of the hour learned of the engine stands in for its info, the slowest call
+    // (about 10 ms, and it slows the engine's other answers), if the engine's clock still agrees: the Date
+    // of the lookups' answers must fit the offset measured then (a jump of more than about a second does
+    // not). Otherwise the info is asked, alongside the lookups.
+    const known = factsFile ? readEngineFacts(factsFile, target.description, Date.now()) : undefined;
+    let asking = known ? undefined : askFacts();
+    asking?.catch(() => {});
     const [foundImage, foundTools] = await lookups.catch((error: unknown) => {
       throw markChangedNothing(error);
     });
+    let facts = known && clockAgrees(known, engine.clockOffsetRange()) ? known : undefined;
+    if (!facts) {
+      asking ??= askFacts();
+      facts = await asking.catch((error: unknown) => {
+        throw markChangedNothing(error);
+      });
+      if (factsFile) writeEngineFacts(factsFile, target.description, facts);
+    }
     throwIfAborted(signal);
-    if (resources.cpu > info.NCPU) {
+    if (resources.cpu > facts.ncpu) {
       throw new CapacityError({
         provider: PROVIDER,
-        message: `asks for ${resources.cpu} CPUs; the engine at ${target.description} has ${info.NCPU}`,
+        message: `asks for ${resources.cpu} CPUs; the engine at ${target.description} has ${facts.ncpu}`,
       });
     }
-    if (resources.memoryGb * GIB > info.MemTotal) {
+    if (resources.memoryGb * GIB > facts.memTotal) {
       throw new CapacityError({
         provider: PROVIDER,
-        message: `asks for ${resources.memoryGb} GiB of memory; the engine at ${target.description} has ${toGib(info.MemTotal)}`,
+        message: `asks for ${resources.memoryGb} GiB of memory; the engine at ${target.description} has ${toGib(facts.memTotal)}`,
       });
     }
-    if (toolsImage !== false && info.OSType !== 'linux') {
+    if (toolsImage !== false && facts.osType !== 'linux') {
       throw new UnsupportedCapabilityError({
         provider: PROVIDER,
         capability: 'ttlOnTarget',
-        message: `the ${info.OSType} engine at ${target.description} cannot run the deadline script (busybox); set ttlSidecarImage: false`,
+        message: `the ${facts.osType} engine at ${target.description} cannot run the deadline script (busybox); set ttlSidecarImage: false`,
       });
     }
     // overlay2 limits a container's disk only on xfs with project quotas: skip a create that would be refused.
-    storageLimits ??= storageLimitsPossible(info);
+    storageLimits ??= facts.storageLimits;
     const pulling = { pull, registryAuth: settings.registryAuth, redact, signal, onProgress };
     const created: string[] = [];
     try {
@@ -197,7 +240,7 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
         }
         deadline = {
           volume: toolsVolume,
-          deadlineSeconds: (options.expiresAt.getTime() + clockOffsetMs) / 1000,
+          deadlineSeconds: (options.expiresAt.getTime() + facts.clockOffsetMs) / 1000,
           command,
         };
       }
@@ -226,8 +269,12 @@ export function createDockerProvider(settings: DockerProviderSettings = {}): Doc
       if (resources.storageGb > 0 && storageLimits === false) {
         warnings.push({
           setting: 'resources.storageGb',
-          message: `not enforced: the ${info.Driver} storage driver of ${target.description} cannot limit a container's disk`,
+          message: `not enforced: the ${facts.driver} storage driver of ${target.description} cannot limit a container's disk`,
         });
+      }
+      // What the create taught about disk limits is kept with the facts.
+      if (factsFile && storageLimits !== facts.storageLimits) {
+        writeEngineFacts(factsFile, target.description, { ...facts, storageLimits });
       }
       throwIfAborted(signal);
       onProgress?.({

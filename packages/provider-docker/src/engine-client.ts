@@ -75,10 +75,18 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
    * connection, else through dockerode's modem.
    */
   async function send<T>(request: EngineRequest): Promise<T> {
-    return (
-      plainAddress ? await engineRequest(plainAddress, request) : await dial(await client(), request)
-    ) as T;
+    if (!plainAddress) return (await dial(await client(), request)) as T;
+    const asked = Date.now();
+    return (await engineRequest(plainAddress, {
+      ...request,
+      onDate: (engineMs) => {
+        lastDate = { engineMs, asked, answered: Date.now() };
+      },
+    })) as T;
   }
+
+  /** The engine's clock as the last plain answer's Date header gave it, and when that call was asked and answered. */
+  let lastDate: { engineMs: number; asked: number; answered: number } | undefined;
 
   /** The engine's info (read once; deploys ask it alongside other calls) and its clock's offset from ours. */
   const connect = onceUnlessFailed(async () => {
@@ -131,6 +139,20 @@ export function createEngineClient(target: DockerTarget, injected?: Dockerode) {
   return {
     client,
     connect,
+
+    /**
+     * Where the engine's clock offset (engine minus ours, ms) lies, from the last plain answer's Date
+     * header: the engine read [date, date + 1 s) at some moment between the call's asking and answering.
+     * Undefined before any such answer (and always on TLS engines, whose answers dockerode reads).
+     */
+    clockOffsetRange(): { low: number; high: number } | undefined {
+      return (
+        lastDate && {
+          low: lastDate.engineMs - lastDate.answered,
+          high: lastDate.engineMs + 1000 - lastDate.asked,
+        }
+      );
+    },
     findImage,
     call,
     inspect,

@@ -14,6 +14,8 @@ export interface EngineRequest {
   /** Sent as JSON (POST). */
   body?: unknown;
   signal?: AbortSignal;
+  /** Called with the answer's `Date` (the engine's clock, in whole seconds) when it has one. */
+  onDate?: (engineMs: number) => void;
 }
 
 /** Where a plain connection to the engine goes. */
@@ -102,7 +104,7 @@ export function engineRequest(address: EngineAddress, request: EngineRequest): P
     socket.on('error', (error) => settle(error));
     socket.on('end', () => {
       try {
-        settle(undefined, readResponse(Buffer.concat(chunks)));
+        settle(undefined, readResponse(Buffer.concat(chunks), request.onDate));
       } catch (error) {
         settle(error);
       }
@@ -111,7 +113,7 @@ export function engineRequest(address: EngineAddress, request: EngineRequest): P
 }
 
 /** The JSON of a complete HTTP/1.1 response, or an EngineHttpError for a status other than 2xx. */
-export function readResponse(response: Buffer): unknown {
+export function readResponse(response: Buffer, onDate?: (engineMs: number) => void): unknown {
   const headerEnd = response.indexOf('\r\n\r\n');
   if (headerEnd < 0) throw new Error('the engine closed the connection before a complete answer');
   const [statusLine = '', ...headerLines] = response.subarray(0, headerEnd).toString('latin1').split('\r\n');
@@ -123,6 +125,8 @@ export function readResponse(response: Buffer): unknown {
     const colon = line.indexOf(':');
     if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
   }
+  const date = Date.parse(headers.get('date') ?? '');
+  if (Number.isFinite(date)) onDate?.(date);
   let body = response.subarray(headerEnd + 4);
   if (/\bchunked\b/i.test(headers.get('transfer-encoding') ?? '')) body = dechunk(body);
   else if (headers.has('content-length')) body = body.subarray(0, Number(headers.get('content-length')));

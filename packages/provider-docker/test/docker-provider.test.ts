@@ -1,7 +1,9 @@
 // What the provider asks of the engine, checked with the engine's own inspect through the tests' client.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { waitFor } from '@bp/conformance';
 import { type LogEntryV1, ValidationError } from '@bp/provider';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -264,6 +266,53 @@ describe('provider-docker against the real engine', () => {
     const instance = await injected.deployInstance(options);
     expect(instance.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect((await injected.getInstanceStatus(options)).state).not.toBe('gone');
+  });
+
+  it("keeps the engine's info for later deploys, and asks again when the engine's clock moved", async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'bp-docker-facts-'));
+    try {
+      const file = join(cacheDir, 'docker-engines.json');
+      const local = () =>
+        createDockerProvider({
+          socketPath: context.socketPath,
+          ttlSidecarImage: context.images.busybox,
+          cacheDir,
+        });
+      const deadlineOf = async (deploymentId: string) =>
+        Number((await engine.getContainer(`bp-${deploymentId}`).inspect()).Config.Entrypoint?.[5]);
+      const remembered = () =>
+        Object.values(JSON.parse(readFileSync(file, 'utf8')))[0] as Record<string, number>;
+
+      const first = deployOptions(hello());
+      created.push(first.deploymentId);
+      await local().deployInstance(first);
+      const facts = remembered();
+      expect(facts).toMatchObject({ osType: 'linux', ncpu: expect.any(Number) });
+      expect(Math.abs(facts.clockOffsetMs!)).toBeLessThan(1000);
+      expect((statSync(file).mode & 0o777).toString(8)).toBe('600');
+
+      // A later deploy (another provider, as another bp process would make) reuses them.
+      const second = deployOptions(hello());
+      created.push(second.deploymentId);
+      await local().deployInstance(second);
+      expect(remembered().measuredAt).toBe(facts.measuredAt);
+      expect(await deadlineOf(second.deploymentId)).toBe(Math.ceil(second.expiresAt.getTime() / 1000));
+
+      // Remembered as an hour off: the Date of the engine's answers disagrees, so the info is asked again
+      // and the deadline is on the engine's real clock.
+      const key = Object.keys(JSON.parse(readFileSync(file, 'utf8')))[0]!;
+      writeFileSync(file, JSON.stringify({ [key]: { ...facts, clockOffsetMs: 3_600_000 } }));
+      const third = deployOptions(hello());
+      created.push(third.deploymentId);
+      await local().deployInstance(third);
+      expect(Math.abs(remembered().clockOffsetMs!)).toBeLessThan(1000);
+      expect(remembered().measuredAt).toBeGreaterThan(facts.measuredAt!);
+      expect(
+        Math.abs((await deadlineOf(third.deploymentId)) - third.expiresAt.getTime() / 1000),
+      ).toBeLessThanOrEqual(2);
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
   });
 
   it('works on the local socket too', async () => {
