@@ -7,10 +7,9 @@ const DEFAULT_RANGE: [number, number] = [32768, 60999];
 const DRAWS = 64;
 
 /**
- * A TCP port that nothing on this machine listens on now. On Linux, one drawn from the ephemeral
- * range that no listening socket of this network namespace holds (see portsInUse: about 2 ms a table,
- * where a probe `listen` costs 5 to 9 ms in Node). Elsewhere, or when /proc cannot be read, the port
- * a probe listener on `host` gets. Either way the port is free only until someone
+ * A TCP port that no socket on this machine holds now. On Linux, one drawn from the ephemeral range that
+ * no TCP socket of this network namespace has as its local port (see portsInUse). Elsewhere, or when /proc
+ * cannot be read, the port a probe listener on `host` gets. Either way the port is free only until someone
  * binds it: callers lock it for themselves (see reservePort).
  */
 export async function findFreePort(host: string, scanned?: Set<number>): Promise<number> {
@@ -26,17 +25,18 @@ export async function findFreePort(host: string, scanned?: Set<number>): Promise
 }
 
 /**
- * Ports of the listening TCP sockets of this network namespace, or undefined off Linux. The kernel lists
- * listening sockets first, then the others (connections, TIME_WAIT), walking a large hash table for those:
- * reading stops at the first row that is not listening (about 2 ms a file instead of 4 to 7). A port held
- * only by connections does not stop a server that sets SO_REUSEADDR from listening on it (Node, Go and
- * most servers do), as with a probe listener.
+ * The local ports of every TCP socket of this network namespace, whatever its state, or undefined off
+ * Linux. Not only listeners: a connection's own end in the ephemeral range, open or in TIME_WAIT after it
+ * closed first, stops a server from listening on that port even with SO_REUSEADDR (the connection's
+ * socket did not set it), and bp's own health checks leave such ends behind. Reading every row makes the
+ * kernel walk its whole connection table (about 2 ms a file): deploys read it on the thread pool while
+ * they do other work (scanPortsInUse).
  */
 export function portsInUse(): Set<number> | undefined {
   const used = new Set<number>();
   let readAny = false;
   for (const table of TABLES) {
-    const found = listeningPorts(table, used);
+    const found = localPorts(table, used);
     readAny ||= found;
   }
   return readAny ? used : undefined;
@@ -53,11 +53,12 @@ export async function scanPortsInUse(): Promise<Set<number> | undefined> {
       const file = await open(table, 'r').catch(() => undefined);
       if (!file) return false;
       try {
-        const rows = listeningRows(used);
+        const rows = rowReader(used);
         const buffer = Buffer.alloc(CHUNK);
         for (;;) {
           const { bytesRead } = await file.read(buffer, 0, CHUNK, null);
-          if (bytesRead === 0 || !rows.add(buffer.toString('latin1', 0, bytesRead))) return true;
+          if (bytesRead === 0) return true;
+          rows.add(buffer.toString('latin1', 0, bytesRead));
         }
       } catch {
         return false;
@@ -70,11 +71,10 @@ export async function scanPortsInUse(): Promise<Set<number> | undefined> {
 }
 
 const TABLES = ['/proc/net/tcp', '/proc/net/tcp6'];
-const CHUNK = 16 * 1024;
-const LISTEN = '0A';
+const CHUNK = 64 * 1024;
 
-/** Adds the listening ports of one /proc table to `used`; false if it cannot be read. */
-function listeningPorts(table: string, used: Set<number>): boolean {
+/** Adds the local ports of one /proc table to `used`; false if it cannot be read. */
+function localPorts(table: string, used: Set<number>): boolean {
   let fd: number;
   try {
     fd = openSync(table, 'r');
@@ -82,11 +82,12 @@ function listeningPorts(table: string, used: Set<number>): boolean {
     return false;
   }
   try {
-    const rows = listeningRows(used);
+    const rows = rowReader(used);
     const buffer = Buffer.alloc(CHUNK);
     for (;;) {
       const read = readSync(fd, buffer, 0, CHUNK, null);
-      if (read === 0 || !rows.add(buffer.toString('latin1', 0, read))) return true;
+      if (read === 0) return true;
+      rows.add(buffer.toString('latin1', 0, read));
     }
   } catch {
     return false;
@@ -95,11 +96,8 @@ function listeningPorts(table: string, used: Set<number>): boolean {
   }
 }
 
-/**
- * A reader of one table's text, piece by piece: `add` records the listening rows' ports in `used` and
- * returns false at the first row that is not listening (the rest is not needed).
- */
-function listeningRows(used: Set<number>): { add(text: string): boolean } {
+/** A reader of one table's text, piece by piece, that records every row's local port in `used`. */
+function rowReader(used: Set<number>): { add(text: string): void } {
   let pending = '';
   let header = true;
   return {
@@ -112,13 +110,10 @@ function listeningRows(used: Set<number>): { add(text: string): boolean } {
           continue;
         }
         // "  0: 0100007F:1F90 00000000:0000 0A ...": local address (port in hex), remote address, state.
-        const fields = line.trim().split(' ').filter(Boolean);
-        if (fields[3] !== LISTEN) return false;
-        const local = fields[1] ?? '';
+        const local = line.trim().split(' ').filter(Boolean)[1] ?? '';
         const port = Number.parseInt(local.slice(local.lastIndexOf(':') + 1), 16);
         if (Number.isInteger(port)) used.add(port);
       }
-      return true;
     },
   };
 }
