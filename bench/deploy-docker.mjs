@@ -10,7 +10,7 @@ import { alternate, BP, HELLO, ROOT, report, timeBpDeploy, waitHealthy } from '.
 
 const DOCKER = '/usr/bin/docker';
 
-export async function run({ runs = 9 } = {}) {
+export async function run({ runs = 15 } = {}) {
   const engine = await ensureDockerEngine();
   const registry = await ensureRegistry();
   const images = await ensureTestImages({ engine, registry });

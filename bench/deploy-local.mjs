@@ -30,7 +30,7 @@ async function byHand() {
   return elapsed;
 }
 
-export async function run({ runs = 7 } = {}) {
+export async function run({ runs = 15 } = {}) {
   const home = mkdtempSync(join(tmpdir(), 'bp-bench-'));
   const env = { ...process.env, BP_HOME: home };
   try {

@@ -442,9 +442,11 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Remot
       throwIfAborted(options.signal);
       const warnings = checkDeployOptions(options);
       const { deploymentId, signal } = options;
-      // Reading the kernel's socket tables takes a few ms: on a thread-pool thread, while the lock is taken.
+      // Reading the kernel's socket tables takes a few ms: on a thread-pool thread, while this thread loads
+      // what the start will need (child_process, a few ms too) and takes the lock.
       const scan = scanPortsInUse();
       scan.catch(() => {});
+      process.getBuiltinModule('node:child_process');
       return withInstanceLock(deploymentId, signal, async (waited) => {
         const existing = await inspect(deploymentId);
         // A deploy of the same id that ran while we waited made what we were asked to make, even if it died since.
