@@ -70,6 +70,25 @@ describe('checkHttpHealth', () => {
     );
   });
 
+  it('closes in order once it has the answer: the service sees an end, not a reset', async () => {
+    const seen: string[] = [];
+    const endpoint = await rawServer((socket) =>
+      onRequest(socket, () => {
+        // A body larger than one read: a client that closed with it unread would reset the connection.
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 2097152\r\n\r\n${'x'.repeat(2097152)}`);
+        socket.on('end', () => seen.push('end'));
+        socket.on('error', (error: NodeJS.ErrnoException) => seen.push(error.code ?? 'error'));
+      }),
+    );
+    expect(await checkHttpHealth(endpoint, '/')).toMatchObject({ healthy: true, statusCode: 200 });
+    const started = Date.now();
+    while (seen.length === 0 && Date.now() - started < 2000)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    // A reset would show as an error, an orderly close as the end.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(seen).toEqual(['end']);
+  });
+
   it('keeps a path that would end the request line inside it', async () => {
     let request = '';
     const endpoint = await rawServer((socket) =>

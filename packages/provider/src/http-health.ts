@@ -58,9 +58,17 @@ function getStatusLine(url: URL, timeoutMs: number, signal: AbortSignal | undefi
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      socket.destroy();
-      if (error) reject(error);
-      else resolve(statusCode!);
+      if (error) {
+        socket.destroy();
+        reject(error);
+        return;
+      }
+      // The answer is known; the rest is read and the connection closed in order (no reset the service
+      // might log), within a second.
+      socket.resume();
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+      resolve(statusCode!);
     };
     const timer = setTimeout(() => settle(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     const onAbort = () => settle(abortError());
@@ -73,6 +81,7 @@ function getStatusLine(url: URL, timeoutMs: number, signal: AbortSignal | undefi
       );
     });
     socket.on('data', (chunk: string) => {
+      if (settled) return;
       received += chunk;
       const lineEnd = received.indexOf('\r\n');
       if (lineEnd < 0) {
