@@ -11,7 +11,7 @@ import { isTerminal } from './stdio.js';
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 /** True when the arguments ask for help (or name no command, which shows it too). */
-export function wantsHelp(args: string[]): boolean {
+function wantsHelp(args: string[]): boolean {
   return args.length === 0 || args.includes('--help') || args.includes('-h') || args[0] === 'help';
 }
 

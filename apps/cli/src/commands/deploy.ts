@@ -3,18 +3,13 @@ import { type CommandContext, createContext, type GlobalOptions } from '../conte
 import { EXIT } from '../errors.js';
 import { formatDuration, recordToJson } from '../output.js';
 import { writeStderr } from '../stdio.js';
+import { type ResourceFlags, resourceOverrides } from './overrides.js';
 
-interface DeployArgs extends GlobalOptions {
+interface DeployArgs extends GlobalOptions, ResourceFlags {
   dir: string;
   target?: string;
   provider?: string;
   region?: string;
-  cpu?: number;
-  memory?: number;
-  storage?: number;
-  gpu?: number;
-  'gpu-model'?: string;
-  spot?: boolean;
   ttl?: string;
   'auto-select'?: boolean;
   'max-hourly'?: number;
@@ -89,12 +84,7 @@ export const deployCommand: CommandSpec<DeployArgs> = {
       target: argv.target,
       provider: argv.provider,
       region: argv.region,
-      cpu: argv.cpu,
-      memoryGb: argv.memory,
-      storageGb: argv.storage,
-      gpuCount: argv.gpu,
-      gpuModel: argv['gpu-model'],
-      spot: argv.spot,
+      ...resourceOverrides(argv),
       ttl: argv.ttl,
       name: argv.name,
       waitTimeout: argv['wait-timeout'],

@@ -2,15 +2,10 @@ import type { CommandSpec } from '../command-spec.js';
 import { createContext, type GlobalOptions } from '../context.js';
 import { EXIT } from '../errors.js';
 import { table } from '../output.js';
+import { type ResourceFlags, resourceOverrides } from './overrides.js';
 
-interface EstimateArgs extends GlobalOptions {
+interface EstimateArgs extends GlobalOptions, ResourceFlags {
   dir?: string;
-  cpu?: number;
-  memory?: number;
-  storage?: number;
-  gpu?: number;
-  'gpu-model'?: string;
-  spot?: boolean;
   duration?: string;
   provider?: string;
   region?: string;
@@ -55,12 +50,7 @@ export const estimateCommand: CommandSpec<EstimateArgs> = {
     const manager = await context.manager();
     const result = await manager.estimate({
       blueprintDir: argv.dir,
-      cpu: argv.cpu,
-      memoryGb: argv.memory,
-      storageGb: argv.storage,
-      gpuCount: argv.gpu,
-      gpuModel: argv['gpu-model'],
-      spot: argv.spot,
+      ...resourceOverrides(argv),
       duration: argv.duration,
       provider: argv.provider,
       region: argv.region,
